@@ -1,0 +1,70 @@
+"""The one error tree every stage raises and every receiver translates.
+
+::
+
+    TracesieveError
+    ├── PermanentError(reason)          the same input will always fail: do not retry
+    │   └── BadInputError               the client sent something malformed (HTTP 400 / INVALID_ARGUMENT)
+    │       ├── UnsupportedMediaError   wrong Content-Type or Content-Encoding (HTTP 415)
+    │       └── PayloadTooLargeError    body over the cap after decompression (HTTP 413)
+    └── RetryableError(retry_after_s)   throttling, a full queue, an unreachable store
+        └── OverloadedError             tracesieve itself refuses more work for now
+
+Anything that is not a ``TracesieveError`` counts as retryable, as in the OpenTelemetry
+Collector (``consumererror``): an unknown failure must never make a client drop data.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInputError",
+    "OverloadedError",
+    "PayloadTooLargeError",
+    "PermanentError",
+    "RetryableError",
+    "TracesieveError",
+    "UnsupportedMediaError",
+    "is_permanent",
+]
+
+
+class TracesieveError(Exception):
+    """Base of every error tracesieve raises on purpose."""
+
+
+class PermanentError(TracesieveError):
+    """The same input will always fail; retrying it is pointless."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadInputError(PermanentError):
+    """The request itself is malformed (bad protobuf or JSON, bad ids, wrong shape)."""
+
+
+class UnsupportedMediaError(BadInputError):
+    """Content-Type or Content-Encoding that the receiver does not speak."""
+
+
+class PayloadTooLargeError(BadInputError):
+    """The body exceeds the configured cap once decompressed."""
+
+
+class RetryableError(TracesieveError):
+    """A transient failure: the client should retry, after ``retry_after_s`` if given."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class OverloadedError(RetryableError):
+    """tracesieve refuses work to keep memory and queues bounded."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True only for errors known to fail again on retry; unknown errors are retryable."""
+    return isinstance(exc, PermanentError)
