@@ -1,0 +1,1 @@
+../../_tracesieve/__init__.py

@@ -1,0 +1,131 @@
+"""Admin HTTP server: ``/healthz``, ``/readyz`` and ``POST /api/v1/query`` (read-only SQL).
+
+The query endpoint exists because the embedded engine admits one process per data folder:
+while the collector runs, ``tracesieve query`` sends its SQL here instead of opening the store.
+Queries run with ClickHouse's ``readonly`` setting, so they can read but never write.
+When a token is configured every route but ``/healthz`` requires ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+
+import orjson
+from aiohttp import web
+from tracesieve.collector.errors import PermanentError
+
+__all__ = ["AdminServer", "QueryRunner"]
+
+_log = logging.getLogger(__name__)
+
+QueryRunner = Callable[[str, dict[str, Any] | None], Awaitable[tuple[list[str], Sequence[Sequence[Any]]]]]
+"""``(sql, parameters) -> (column names, rows)``, read-only."""
+
+
+class AdminServer:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        query: QueryRunner,
+        *,
+        token: str | None = None,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._query = query
+        self._token = token
+        self._ready = ready
+        self._runner: web.AppRunner | None = None
+        self._bound_port = 0
+        self.app = web.Application(middlewares=[self._auth])
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/readyz", self._readyz)
+        self.app.router.add_post("/api/v1/query", self._post_query)
+
+    @property
+    def port(self) -> int:
+        return self._bound_port
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server
+        assert server is not None and hasattr(server, "sockets")
+        self._bound_port = server.sockets[0].getsockname()[1]
+
+    async def aclose(self, deadline: float) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    @web.middleware
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if self._token and request.path != "/healthz":
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+                return web.json_response(
+                    {"error": "missing or wrong bearer token"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="tracesieve"'},
+                )
+        return await handler(request)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        ok = self._ready()
+        return web.json_response({"status": "ready" if ok else "not ready"}, status=200 if ok else 503)
+
+    async def _post_query(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return web.json_response({"error": f"body is not JSON: {exc}"}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("sql"), str):
+            return web.json_response(
+                {"error": 'body must be {"sql": "...", "parameters": {...}}'}, status=400
+            )
+        params = body.get("parameters")
+        if params is not None and not isinstance(params, dict):
+            return web.json_response({"error": "`parameters` must be an object"}, status=400)
+        try:
+            columns, rows = await self._query(body["sql"], params)
+        except PermanentError as exc:
+            return web.json_response({"error": exc.reason}, status=400)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.info("admin query failed: %s", exc)
+            return web.json_response({"error": str(exc)}, status=400)
+        payload = {"columns": columns, "rows": [list(row) for row in rows]}
+        return web.Response(body=orjson.dumps(payload, default=json_default), content_type="application/json")
+
+
+def json_default(value: Any) -> Any:
+    """JSON for the values ClickHouse returns that orjson does not know."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, uuid.UUID | IPv4Address | IPv6Address):
+        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")

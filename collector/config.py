@@ -1,0 +1,174 @@
+"""The service configuration: one YAML file in the OTel Collector's style, overridable by env.
+
+::
+
+    receivers:
+      otlp:
+        protocols:
+          grpc: {endpoint: 0.0.0.0:4317}
+          http: {endpoint: 0.0.0.0:4318}
+    processors:
+      normalise: {session_id_keys: [session.id, gen_ai.conversation.id]}
+      assembly: {context_wait_s: 2}
+    sinks:
+      clickhouse: {dsn: "chdb://./tracesieve-data/chdb"}
+    admin: {endpoint: 127.0.0.1:4319}
+    service: {data_dir: ./tracesieve-data}
+
+Every key can be set from the environment: ``TRACESIEVE_`` + the key path joined by ``__``,
+e.g. ``TRACESIEVE_SINKS__CLICKHOUSE__DSN=http://ch:8123`` or
+``TRACESIEVE_RECEIVERS__OTLP__PROTOCOLS__GRPC__ENDPOINT=127.0.0.1:14317``. Values are read as
+YAML scalars (``true``, ``5``, ``[a, b]``). A protocol set to ``null`` is disabled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tracesieve.collector.errors import PermanentError
+from tracesieve.collector.receivers.otlp_grpc.config import OtlpGrpcConfig
+from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
+from tracesieve.processors.assembly import AssemblyConfig
+from tracesieve.processors.normalise import NormaliseConfig
+from tracesieve.sinks.clickhouse.config import ClickHouseSinkConfig
+
+__all__ = ["ENV_PREFIX", "Config", "ConfigError", "load_config"]
+
+ENV_PREFIX = "TRACESIEVE_"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OtlpProtocols(_Model):
+    grpc: OtlpGrpcConfig | None = Field(
+        default_factory=OtlpGrpcConfig, description="OTLP/gRPC; null disables it."
+    )
+    http: OtlpHttpConfig | None = Field(
+        default_factory=OtlpHttpConfig, description="OTLP/HTTP; null disables it."
+    )
+
+
+class OtlpReceiverSection(_Model):
+    protocols: OtlpProtocols = Field(
+        default_factory=OtlpProtocols, description="The OTLP transports to serve."
+    )
+
+
+class ReceiversConfig(_Model):
+    otlp: OtlpReceiverSection = Field(default_factory=OtlpReceiverSection, description="The OTLP receiver.")
+
+
+class ProcessorsConfig(_Model):
+    normalise: NormaliseConfig = Field(default_factory=NormaliseConfig, description="Normalisation.")
+    assembly: AssemblyConfig = Field(default_factory=AssemblyConfig, description="Trace assembly.")
+
+
+class SinksConfig(_Model):
+    clickhouse: ClickHouseSinkConfig = Field(default_factory=ClickHouseSinkConfig, description="ClickHouse.")
+
+
+class IngestLogConfig(_Model):
+    max_bytes: int = Field(
+        1 << 30, gt=0, description="Bytes of acknowledged requests that may await storage; past it, 429."
+    )
+    segment_bytes: int = Field(64 << 20, gt=0, description="Size at which a new log segment file is started.")
+    fsync: bool = Field(True, description="fsync each group of records before acknowledging them.")
+
+
+class ServiceConfig(_Model):
+    data_dir: Path = Field(Path("tracesieve-data"), description="Folder for the ingest log and the run file.")
+    ingest_log: IngestLogConfig = Field(default_factory=IngestLogConfig, description="The ingest log.")
+    writers: int = Field(4, ge=1, le=64, description="Store writes in flight at once.")
+    write_batch_max_items: int = Field(20_000, ge=1, description="Spans handed to the sink in one call.")
+    poll_interval_s: float = Field(0.05, gt=0, le=5, description="How often waiting spans are checked.")
+    shutdown_timeout_s: float = Field(20.0, gt=0, description="Time allowed to drain on shutdown.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+
+class AdminConfig(_Model):
+    endpoint: str | None = Field(
+        "127.0.0.1:4319",
+        description="host:port of the admin API (health, read-only query); null disables it.",
+    )
+    token: str | None = Field(None, description="Bearer token the admin API requires, if set.")
+
+
+class Config(_Model):
+    receivers: ReceiversConfig = Field(default_factory=ReceiversConfig, description="What listens.")
+    processors: ProcessorsConfig = Field(default_factory=ProcessorsConfig, description="What transforms.")
+    sinks: SinksConfig = Field(default_factory=SinksConfig, description="Where spans are stored.")
+    admin: AdminConfig = Field(default_factory=AdminConfig, description="The admin API.")
+    service: ServiceConfig = Field(default_factory=ServiceConfig, description="The process itself.")
+
+
+class ConfigError(PermanentError):
+    """An invalid configuration; the message names the key and the reason."""
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read ``path`` (if any), apply ``TRACESIEVE_*`` variables, then ``overrides`` (dotted keys).
+
+    Raises :class:`ConfigError` naming the offending key.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded
+    env = os.environ if environ is None else environ
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_path(data, keys, value, source=name)
+    for dotted, value in (overrides or {}).items():
+        _set_path(data, dotted.split("."), value, source=f"--{dotted}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any, *, source: str) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{source}: `{'.'.join(keys)}` goes through `{key}`, which is not a mapping")
+        node = child
+    node[keys[-1]] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"`{key}`: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -1,0 +1,239 @@
+"""The embedded pipeline: receivers → normalise → ingest log (ack) → trace assembly → ClickHouse.
+
+The only module that knows every stage. A request is acknowledged once its valid items are
+in the fsynced ingest log; the assembler then holds LLM spans until their context is known
+and a pool of writers stores them through the sink, which group-commits across requests. The
+ingest log's checkpoint advances as records are fully stored, and records past it are
+replayed on start, so ``kill -9`` at any point loses nothing that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from tracesieve.collector.contracts import CanonicalSpan, LogEvent, PartialResult
+from tracesieve.collector.errors import PermanentError, RetryableError
+from tracesieve.collector.ingest_log import KIND_LOGS, KIND_TRACES, RECORD_OVERHEAD_BYTES, IngestLog
+from tracesieve.collector.stored_watermark import StoredWatermark
+from tracesieve.processors.assembly import Released, TraceAssembler
+from tracesieve.processors.normalise import apply_log_event, normalise_logs, normalise_traces
+
+if TYPE_CHECKING:
+    from tracesieve.collector.config import Config
+
+__all__ = ["Pipeline", "SpanStore"]
+
+_log = logging.getLogger(__name__)
+
+
+class SpanStore(Protocol):
+    """What the pipeline needs of a sink: a life cycle and a ``consume`` that returns once durable."""
+
+    async def start(self) -> None: ...
+
+    async def consume(self, spans: list[CanonicalSpan]) -> None: ...
+
+    async def aclose(self, deadline: float) -> None: ...
+
+
+class Pipeline:
+    """Implements :class:`~tracesieve.collector.contracts.OtlpConsumer` for the receivers."""
+
+    def __init__(self, config: Config, sink: SpanStore, data_dir: Path) -> None:
+        self._config = config
+        self._sink = sink
+        cfg = config.service
+        self._normalise_cfg = config.processors.normalise
+        self._log = IngestLog(
+            data_dir / "ingest-log",
+            max_bytes=cfg.ingest_log.max_bytes,
+            segment_bytes=cfg.ingest_log.segment_bytes,
+            fsync=cfg.ingest_log.fsync,
+            on_abandoned=self._on_abandoned,
+        )
+        self._assembler = TraceAssembler(config.processors.assembly, apply_log_event)
+        self._watermark: StoredWatermark | None = None
+        self._writers = asyncio.Semaphore(cfg.writers)
+        self._write_tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.stored_spans = 0
+        self.dropped_spans = 0
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._sink.start()
+        replay = self._log.open()
+        self._watermark = StoredWatermark(self._log.checkpoint, self._log.mark_stored)
+        await self._log.start()
+        if replay:
+            _log.info("replaying %d ingest-log records past checkpoint %d", len(replay), self._log.checkpoint)
+        for entry in replay:
+            if entry.kind == KIND_TRACES:
+                request = ExportTraceServiceRequest.FromString(entry.payload)
+                spans, _rejected, _msg = normalise_traces(request, self._normalise_cfg, entry.seq)
+                self._admit_spans(entry.seq, len(entry.payload), spans)
+            elif entry.kind == KIND_LOGS:
+                logs_request = ExportLogsServiceRequest.FromString(entry.payload)
+                events, _rejected, _msg = normalise_logs(logs_request, self._normalise_cfg, entry.seq)
+                self._admit_logs(entry.seq, len(entry.payload), events)
+            else:
+                self._watermark.skip(entry.seq)
+        self._pump_task = asyncio.create_task(self._pump(), name="pipeline-pump")
+
+    async def aclose(self, deadline: float) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump_task
+        # Shutting down: release what waits for context now rather than at the next start.
+        self._dispatch(*self._assembler.flush())
+        if self._write_tasks:
+            await asyncio.wait(self._write_tasks, timeout=max(0.0, deadline - loop.time()))
+        for task in self._write_tasks:
+            task.cancel()
+        await self._log.aclose(deadline)
+        await self._sink.aclose(deadline)
+
+    async def wait_stored(self, timeout_s: float = 30.0) -> bool:
+        """Release everything waiting and wait until all acknowledged items are stored.
+
+        For the demo, tests and ``replay --wait``; the running service never needs it.
+        """
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        self._dispatch(*self._assembler.flush())
+        assert self._watermark is not None
+        while loop.time() < end:
+            if self._watermark.outstanding == 0 and not self._write_tasks:
+                return True
+            self._dispatch(*self._assembler.flush())
+            await asyncio.sleep(0.02)
+        return False
+
+    # -- OtlpConsumer --------------------------------------------------------------------------
+
+    async def consume_traces(self, request: ExportTraceServiceRequest, raw: bytes) -> PartialResult:
+        spans, rejected, message = normalise_traces(request, self._normalise_cfg)
+        if spans:
+            # Shielded: a client that hangs up must not leave a written record un-admitted.
+            await asyncio.shield(
+                self._ingest(KIND_TRACES, raw, lambda seq: self._admit_spans(seq, len(raw), spans))
+            )
+        return PartialResult(rejected, message)
+
+    async def consume_logs(self, request: ExportLogsServiceRequest, raw: bytes) -> PartialResult:
+        events, rejected, message = normalise_logs(request, self._normalise_cfg)
+        if events:
+            await asyncio.shield(
+                self._ingest(KIND_LOGS, raw, lambda seq: self._admit_logs(seq, len(raw), events))
+            )
+        return PartialResult(rejected, message)
+
+    async def _ingest(self, kind: int, raw: bytes, admit: Callable[[int], None]) -> None:
+        if self._closed:
+            raise RetryableError("tracesieve is shutting down", retry_after_s=1.0)
+        seq = await self._log.append(kind, raw)
+        admit(seq)
+
+    def _admit_spans(self, seq: int, size: int, spans: list[CanonicalSpan]) -> None:
+        assert self._watermark is not None
+        for span in spans:
+            span.seq = seq
+        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, len(spans))
+        self._assembler.add_spans(spans)
+        self._wake.set()
+
+    def _admit_logs(self, seq: int, size: int, events: list[LogEvent]) -> None:
+        assert self._watermark is not None
+        for event in events:
+            event.seq = seq
+        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, len(events))
+        self._assembler.add_logs(events)
+        self._wake.set()
+
+    def _on_abandoned(self, seq: int) -> None:
+        if self._watermark is not None:
+            self._watermark.skip(seq)
+
+    # -- assembly → store ----------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        interval = self._config.service.poll_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+            self._dispatch(*self._assembler.poll())
+
+    def _dispatch(self, released: list[Released], finished: list[int]) -> None:
+        assert self._watermark is not None
+        # Take the holds of what released spans carry before letting finished items go.
+        for item in released:
+            for seq in item.extra_seqs:
+                self._watermark.hold(seq)
+        for seq in finished:
+            self._watermark.release(seq)
+        if not released:
+            return
+        max_items = self._config.service.write_batch_max_items
+        for start in range(0, len(released), max_items):
+            chunk = released[start : start + max_items]
+            task = asyncio.create_task(self._write(chunk))
+            self._write_tasks.add(task)
+            task.add_done_callback(self._write_tasks.discard)
+
+    async def _write(self, released: list[Released]) -> None:
+        async with self._writers:
+            await self._store_with_retry([item.span for item in released], _retry_forever)
+        assert self._watermark is not None
+        for item in released:
+            self._watermark.release(item.span.seq)
+            for seq in item.extra_seqs:
+                self._watermark.release(seq)
+
+    async def _store_with_retry(
+        self,
+        spans: list[CanonicalSpan],
+        backoff: Callable[[int, RetryableError | Exception], Awaitable[None]],
+    ) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._sink.consume(spans)
+                self.stored_spans += len(spans)
+                return
+            except PermanentError as exc:
+                if len(spans) == 1:
+                    # One bad span must not poison the rest of its batch: it alone is dropped.
+                    _log.error("dropping span %s/%s: %s", spans[0].trace_id, spans[0].span_id, exc.reason)
+                    self.dropped_spans += 1
+                    return
+                half = len(spans) // 2
+                await self._store_with_retry(spans[:half], backoff)
+                await self._store_with_retry(spans[half:], backoff)
+                return
+            except Exception as exc:  # unknown errors are retryable; the ingest log keeps the data
+                attempt += 1
+                await backoff(attempt, exc)
+
+
+async def _retry_forever(attempt: int, exc: RetryableError | Exception) -> None:
+    delay = min(30.0, 0.1 * 2 ** min(attempt, 10))
+    if isinstance(exc, RetryableError) and exc.retry_after_s:
+        delay = max(delay, exc.retry_after_s)
+    _log.warning("store write failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
+    await asyncio.sleep(delay)
