@@ -124,14 +124,12 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
                     content["gen_ai.output.messages"] = json.dumps(output)
                 if turn.content_in_log:
                     # EVENT_ONLY mode: the content travels as a log record tied to this span.
-                    logger.emit(
-                        event_name="gen_ai.client.inference.operation.details",
-                        attributes={
-                            **attributes,
-                            "gen_ai.input.messages": history,
-                            "gen_ai.output.messages": output,
-                        },
-                    )
+                    event_attributes: dict[str, Any] = {
+                        **attributes,
+                        "gen_ai.input.messages": history,
+                        "gen_ai.output.messages": output,
+                    }
+                    logger.emit(event_name="gen_ai.client.inference.operation.details", attributes=event_attributes)
                 else:
                     attributes.update(content)
                 span.set_attributes(attributes)

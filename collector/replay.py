@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 __all__ = ["ReplayFile", "ReplayResult", "discover", "replay"]
 
 SIGNALS = ("traces", "logs", "metrics")
-_GRPC_METHODS = {
+_GRPC_METHODS: dict[str, tuple[str, type[Message]]] = {
     "traces": ("/opentelemetry.proto.collector.trace.v1.TraceService/Export", ExportTraceServiceResponse),
     "logs": ("/opentelemetry.proto.collector.logs.v1.LogsService/Export", ExportLogsServiceResponse),
     "metrics": (

@@ -31,14 +31,17 @@ class MemoryConsumer:
         self.logs: list[tuple[ExportLogsServiceRequest, bytes]] = []
         self.result = PartialResult()
         self.error: BaseException | None = None
+        self.failures_left: int | None = None  # None: every call fails while ``error`` is set
         self.inflight = 0
+        self.calls = 0  # every call, failed ones included
         self._gate = asyncio.Event()
         self._gate.set()
         self._changed = asyncio.Condition()
 
-    def fail_with(self, error: BaseException | None) -> None:
-        """Raise ``error`` from the following calls (None: stop failing)."""
+    def fail_with(self, error: BaseException | None, times: int | None = None) -> None:
+        """Raise ``error`` from the following calls, or only the next ``times`` (None: stop failing)."""
         self.error = error
+        self.failures_left = times
 
     def answer(self, result: PartialResult) -> None:
         """Return ``result`` from the following successful calls."""
@@ -79,12 +82,15 @@ class MemoryConsumer:
         ]
 
     async def _call(self) -> PartialResult:
+        self.calls += 1
         self.inflight += 1
         async with self._changed:
             self._changed.notify_all()
         try:
             await self._gate.wait()
-            if self.error is not None:
+            if self.error is not None and self.failures_left != 0:
+                if self.failures_left is not None:
+                    self.failures_left -= 1
                 raise self.error
             return self.result
         finally:

@@ -1,0 +1,72 @@
+"""Configuration of the OTLP/gRPC receiver."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from tracesieve.collector.receivers._common import parse_endpoint
+
+__all__ = ["OtlpGrpcConfig"]
+
+_MIB = 1024 * 1024
+
+
+class OtlpGrpcConfig(BaseModel):
+    """Where the OTLP/gRPC receiver listens and how much it takes in at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = Field(
+        default="0.0.0.0:4317",
+        description="host:port to listen on (IPv6 hosts in brackets); port 0 picks a free port.",
+    )
+    max_recv_msg_size_bytes: int = Field(
+        default=64 * _MIB,
+        gt=0,
+        description="Largest request message accepted, after decompression; gRPC itself refuses "
+        "larger ones (RESOURCE_EXHAUSTED without RetryInfo, i.e. not retryable).",
+    )
+    max_concurrent_streams: int | None = Field(
+        default=None,
+        gt=0,
+        description="HTTP/2 streams one client connection may open at once (unbounded when unset); "
+        "further calls wait on the client side.",
+    )
+    max_inflight_requests: int = Field(
+        default=1024,
+        gt=0,
+        description="Export calls handled at once; past it calls get RESOURCE_EXHAUSTED with RetryInfo.",
+    )
+    max_inflight_bytes: int = Field(
+        default=256 * _MIB,
+        gt=0,
+        description="Request bytes held by calls in flight; past it calls get RESOURCE_EXHAUSTED "
+        "with RetryInfo.",
+    )
+    retry_after_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Retry delay advertised in RetryInfo when the failing stage gives none of its own.",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        parse_endpoint(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> OtlpGrpcConfig:
+        if self.max_inflight_bytes < self.max_recv_msg_size_bytes:
+            raise ValueError(
+                "`receivers.otlp.protocols.grpc.max_inflight_bytes` must be ≥ `max_recv_msg_size_bytes` "
+                f"(got {self.max_inflight_bytes} < {self.max_recv_msg_size_bytes})"
+            )
+        return self
+
+    @property
+    def host(self) -> str:
+        return parse_endpoint(self.endpoint)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_endpoint(self.endpoint)[1]
