@@ -201,14 +201,17 @@ async def _demo(config: Config, data_dir: Path) -> int:
         await asyncio.to_thread(drive_demo_chat, grpc_endpoint, http_endpoint)
         await service.pipeline.wait_stored()
         columns, rows = await service.sink.query(
-            "SELECT TurnIndex, Kind, SessionId, UserId, RequestModel, "
+            "SELECT SessionId AS Session, UserId AS User, TurnIndex AS Turn, Kind, RequestModel AS Model, "
             "JSONExtractString(arrayElement(JSONExtractArrayRaw(InputMessages), -1), 'content') AS Question, "
-            "OutputText, FinishReasons, StatusCode, ErrorType, InputTokens, OutputTokens, "
-            "length(JSONExtractArrayRaw(RetrievedDocuments)) AS Docs, Convention "
+            "OutputText AS Answer, arrayStringConcat(FinishReasons, ',') AS Finish, ErrorType AS Error, "
+            "concat(toString(InputTokens), '→', toString(OutputTokens)) AS Tokens, "
+            "arrayStringConcat(arrayMap(d -> concat(JSONExtractString(d, 'id'), ' ', "
+            "toString(JSONExtractFloat(d, 'score'))), JSONExtractArrayRaw(RetrievedDocuments)), ', ') AS Documents "
             f"FROM {config.sinks.clickhouse.database}.spans ORDER BY Timestamp",
             None,
         )
-    _print_table(out, columns, rows, title="tracesieve.spans")
+    sessions = sorted({f"session {row[0]} · user {row[1]}" for row in rows})
+    _print_table(out, columns[2:], [row[2:] for row in rows], title="tracesieve.spans — " + "; ".join(sessions))
     out.print(
         f"\nStored {len(rows)} spans. Query them with:\n"
         f"  tracesieve query --data-dir {data_dir} "

@@ -109,19 +109,18 @@ class Pipeline:
         await self._sink.aclose(deadline)
 
     async def wait_stored(self, timeout_s: float = 30.0) -> bool:
-        """Release everything waiting and wait until all acknowledged items are stored.
+        """Release every span still waiting and wait until all released spans are stored.
 
-        For the demo, tests and ``replay --wait``; the running service never needs it.
+        For the demo, tests and benchmarks; the running service never needs it. Context spans
+        and log records that wait for a span stay in the ingest log as usual.
         """
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout_s
-        self._dispatch(*self._assembler.flush())
-        assert self._watermark is not None
         while loop.time() < end:
-            if self._watermark.outstanding == 0 and not self._write_tasks:
-                return True
             self._dispatch(*self._assembler.flush())
-            await asyncio.sleep(0.02)
+            if self._assembler.held_spans == 0 and not self._write_tasks:
+                return True
+            await asyncio.sleep(0.01)
         return False
 
     # -- OtlpConsumer --------------------------------------------------------------------------
