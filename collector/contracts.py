@@ -108,6 +108,9 @@ class CanonicalSpan:
     retrieved_documents: list[RetrievedDocument] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     convention: str = ""
+    # Private to the normaliser: the GenAI log-record events joined into this span so far, so
+    # that several events of one span merge the same whatever order they arrive in.
+    log_join: object = field(default=None, repr=False, compare=False)
 
     seq: int = 0
 

@@ -25,7 +25,10 @@ from tracesieve.collector.errors import OverloadedError, PermanentError, Retryab
 from tracesieve.collector.receivers.otlp_grpc import OtlpGrpcConfig, OtlpGrpcReceiver
 from tracesieve.collector.testing import MemoryConsumer
 
-CAPTURES = Path(os.environ.get("TRACESIEVE_CAPTURES", "/work/shared/reference/captures"))
+# shared/ sits beside the repository, in CI as here.
+CAPTURES = Path(
+    os.environ.get("TRACESIEVE_CAPTURES", Path(__file__).resolve().parents[3].parent / "shared/reference/captures")
+)
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 METRICS = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"

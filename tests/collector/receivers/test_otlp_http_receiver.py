@@ -29,7 +29,10 @@ from tracesieve.collector.errors import OverloadedError, PermanentError, Retryab
 from tracesieve.collector.receivers.otlp_http import OtlpHttpConfig, OtlpHttpReceiver
 from tracesieve.collector.testing import MemoryConsumer
 
-CAPTURES = Path(os.environ.get("TRACESIEVE_CAPTURES", "/work/shared/reference/captures"))
+# shared/ sits beside the repository, in CI as here.
+CAPTURES = Path(
+    os.environ.get("TRACESIEVE_CAPTURES", Path(__file__).resolve().parents[3].parent / "shared/reference/captures")
+)
 PB = "application/x-protobuf"
 JSON = "application/json"
 MakeHttp = Callable[..., Awaitable[OtlpHttpReceiver]]

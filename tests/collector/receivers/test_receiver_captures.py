@@ -19,7 +19,10 @@ from tracesieve.collector.receivers._codec import (
 )
 
 # Real captures live outside the repository (see their README); override the folder if moved.
-CAPTURES = Path(os.environ.get("TRACESIEVE_CAPTURES", "/work/shared/reference/captures"))
+# shared/ sits beside the repository, in CI as here.
+CAPTURES = Path(
+    os.environ.get("TRACESIEVE_CAPTURES", Path(__file__).resolve().parents[3].parent / "shared/reference/captures")
+)
 _SIGNALS = {"traces": TRACES, "logs": LOGS, "metrics": METRICS}
 _JSON_CAPTURES = sorted(CAPTURES.glob("*/*.otlp.json"))
 _ID_KEYS = {"traceId", "spanId", "parentSpanId"}

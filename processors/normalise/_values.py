@@ -1,0 +1,104 @@
+"""Forgiving coercions for attribute values: whatever arrives, never raise.
+
+Producers disagree on types (tokens as strings, ids as ints, lists JSON-encoded into strings),
+and a malformed value must leave its canonical field empty rather than fail the span.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+__all__ = ["as_float", "as_int", "as_str", "as_str_list", "json_text", "loads", "loads_or_text"]
+
+
+def loads(value: Any) -> Any:
+    """A JSON text decoded, a structured value as it is; ``None`` when the text is not JSON."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except ValueError:  # orjson.JSONDecodeError, also raised for nesting too deep
+            return None
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+def loads_or_text(value: Any) -> Any:
+    """Like :func:`loads`, but a string that is not JSON is kept as plain text."""
+    if isinstance(value, str):
+        s = value.lstrip()
+        if s[:1] in ("{", "[", '"'):
+            try:
+                return orjson.loads(s)
+            except ValueError:  # orjson.JSONDecodeError, also raised for nesting too deep
+                return value
+        return value
+    return value
+
+
+def as_str(value: Any) -> str:
+    """A string, an integer id as text, anything else empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def as_int(value: Any) -> int:
+    """A non-negative token count from an int, a float or a numeric string; 0 when unusable."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(0, value)
+    if isinstance(value, float):
+        return max(0, int(value)) if value == value and abs(value) < 1e18 else 0
+    if isinstance(value, str):
+        try:
+            return max(0, int(float(value.strip())))
+        except (ValueError, OverflowError):
+            return 0
+    return 0
+
+
+def as_float(value: Any) -> float | None:
+    """A finite float from a number or a numeric string, else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        f = float(value)
+    elif isinstance(value, str):
+        try:
+            f = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def as_str_list(value: Any) -> list[str]:
+    """A list of strings from an array, a JSON-array string or one bare string."""
+    if isinstance(value, str):
+        s = value.strip()
+        if s.startswith("["):
+            value = loads(s)
+        else:
+            return [s] if s else []
+    if isinstance(value, list | tuple):
+        return [x for x in (as_str(v) for v in value) if x]
+    return []
+
+
+def json_text(value: Any) -> str:
+    """Text as it is; any other value as compact JSON; ``None`` as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return str(value)

@@ -1,0 +1,193 @@
+"""``tracesieve run`` as a real process: kill -9 loses nothing acknowledged; query while running.
+
+Each collector here is a subprocess with a data folder of its own (the embedded engine admits
+one process per folder), driven over OTLP/HTTP like any app would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from tracesieve.collector.replay import ReplayFile, replay
+
+TRACESIEVE = [sys.executable, "-m", "tracesieve.collector.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Collector:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.http_port, self.grpc_port, self.admin_port = _free_port(), _free_port(), _free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = self._spawn(log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "collector exited during start-up: " + self.log.read_text()[-2000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("collector never became ready")
+
+    def _spawn(self, log: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                *TRACESIEVE, "run", "--data-dir", str(self.data_dir),
+                "--http-port", str(self.http_port), "--grpc-port", str(self.grpc_port),
+                "--admin-port", str(self.admin_port),
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+    def query(self, sql: str) -> list[dict[str, object]]:
+        out = subprocess.run(
+            [*TRACESIEVE, "query", "--data-dir", str(self.data_dir), "--format", "json", sql],
+            capture_output=True,
+            check=True,
+            env=self.env,
+        )
+        result: list[dict[str, object]] = json.loads(out.stdout)
+        return result
+
+
+@pytest.fixture
+def collectors(tmp_path: Path) -> Iterator[list[Collector]]:
+    made: list[Collector] = []
+    yield made
+    for collector in made:
+        if collector.proc is not None and collector.proc.poll() is None:
+            collector.proc.kill()
+            collector.proc.wait(10)
+
+
+def _request(path: Path, index: int, spans: int) -> ReplayFile:
+    """A request of GenAI chat spans whose session lives on a root span that never comes.
+
+    The spans therefore wait in the trace assembler (``context_wait_s``) after they are
+    acknowledged: a kill in that window finds them only in the ingest log.
+    """
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for i in range(spans):
+        span = scope.spans.add(
+            trace_id=(index * 1000 + i + 1).to_bytes(16, "big"),
+            span_id=(i + 1).to_bytes(8, "big"),
+            parent_span_id=b"\x99" * 8,
+            name="chat gpt-4o-mini",
+            kind=3,
+            start_time_unix_nano=1_700_000_000_000_000_000 + i,
+            end_time_unix_nano=1_700_000_001_000_000_000 + i,
+        )
+        for key, value in (
+            ("gen_ai.operation.name", "chat"),
+            ("gen_ai.request.model", "gpt-4o-mini"),
+            (
+                "gen_ai.input.messages",
+                json.dumps([{"role": "user", "parts": [{"type": "text", "content": f"q{i}"}]}]),
+            ),
+        ):
+            span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+    file = path / f"{index:04d}_traces.pb"
+    file.write_bytes(request.SerializeToString())
+    return ReplayFile(file, "traces", "protobuf")
+
+
+def test_kill_9_loses_no_acknowledged_span(tmp_path: Path, collectors: list[Collector]) -> None:
+    files = [_request(tmp_path, index, 50) for index in range(20)]
+    waiting = {
+        "TRACESIEVE_PROCESSORS__ASSEMBLY__CONTEXT_WAIT_S": "600",
+        "TRACESIEVE_PROCESSORS__ASSEMBLY__TRACE_IDLE_S": "600",
+    }
+    first = Collector(tmp_path / "data", env=waiting)
+    collectors.append(first)
+    first.start()
+    result = asyncio.run(replay(files, f"http://127.0.0.1:{first.http_port}"))
+    assert result.failures == [] and result.sent == 20  # every request acknowledged
+    first.kill9()  # the spans were still waiting for context: only the ingest log has them
+
+    second = Collector(tmp_path / "data", env={"TRACESIEVE_PROCESSORS__ASSEMBLY__CONTEXT_WAIT_S": "0.2"})
+    collectors.append(second)
+    second.start()
+    deadline = time.monotonic() + 60
+    count = 0
+    while time.monotonic() < deadline:
+        count = int(second.query("SELECT count() AS n FROM tracesieve.spans")[0]["n"])  # type: ignore[call-overload]
+        if count >= 1000:
+            break
+        time.sleep(0.2)
+    assert count == 1000
+    distinct = second.query("SELECT uniqExact(TraceId, SpanId) AS n FROM tracesieve.spans")[0]["n"]
+    assert distinct == 1000
+    assert second.stop() == 0
+
+    # Restarted once more, the replay has nothing left to add: no duplicates.
+    third = Collector(tmp_path / "data")
+    collectors.append(third)
+    third.start()
+    assert third.stop() == 0
+    rows = third.query("SELECT count() AS n, uniqExact(TraceId, SpanId) AS u FROM tracesieve.spans")
+    assert rows == [{"n": 1000, "u": 1000}]
+
+
+def test_query_goes_through_the_running_collector(tmp_path: Path, collectors: list[Collector]) -> None:
+    collector = Collector(tmp_path / "data", env={"TRACESIEVE_PROCESSORS__ASSEMBLY__CONTEXT_WAIT_S": "0.1"})
+    collectors.append(collector)
+    collector.start()
+    asyncio.run(replay([_request(tmp_path, 1, 5)], f"http://127.0.0.1:{collector.http_port}"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        # A second process on the same data folder: the engine is held by the collector, so this
+        # only works through its admin API.
+        rows = collector.query("SELECT count() AS n FROM tracesieve.spans")
+        if rows[0]["n"] == 5:
+            break
+        time.sleep(0.1)
+    assert rows == [{"n": 5}]
+    refused = subprocess.run(
+        [*TRACESIEVE, "query", "--data-dir", str(collector.data_dir), "DROP TABLE tracesieve.spans"],
+        capture_output=True,
+        env=collector.env,
+    )
+    assert refused.returncode != 0  # read-only
+    assert collector.query("SELECT count() AS n FROM tracesieve.spans") == [{"n": 5}]
+    assert collector.stop() == 0
+    # With the collector gone, the query opens the store itself.
+    assert collector.query("SELECT count() AS n FROM tracesieve.spans") == [{"n": 5}]
