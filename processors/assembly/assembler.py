@@ -196,9 +196,18 @@ class TraceAssembler:
         return ready, finished
 
     def flush(self) -> tuple[list[Released], list[int]]:
-        """Release everything now, as it is (shutdown, or draining a replay)."""
-        for trace in list(self._traces.values()):
-            self._release_ready(trace, self._clock(), force=True)
+        """Release every waiting span now, as it is (shutdown, or draining for a reader)."""
+        touched: set[str] = set()
+        while self._held_order:
+            trace_id, held = self._held_order.popleft()
+            trace = self._traces.get(trace_id)
+            if held.released or trace is None:
+                continue
+            self._release(trace, held)
+            touched.add(trace_id)
+        for trace_id in touched:
+            trace = self._traces[trace_id]
+            trace.held = [h for h in trace.held if not h.released]
         return self.poll()
 
     def _release_if_due(self, trace: _Trace, held: _Held, now: float) -> bool:

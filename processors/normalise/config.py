@@ -57,3 +57,12 @@ class NormaliseConfig(BaseModel):
             "documents) are never cut."
         ),
     )
+    keep_content_attributes: bool = Field(
+        default=False,
+        description=(
+            "Also keep, in the span's attribute map, the content attributes (such as "
+            "`gen_ai.input.messages`, `input.value`, `langfuse.observation.output`) whose text was "
+            "read into the canonical message, output and document fields. Off by default: they "
+            "would double the stored bytes of a GenAI span."
+        ),
+    )

@@ -61,6 +61,7 @@ def normalise_traces(
     truncate = Truncator(config.max_attribute_value_bytes)
     session_keys = IdKeys(config.session_id_keys)
     user_keys = IdKeys(config.user_id_keys)
+    drop_content = not config.keep_content_attributes
     out: list[CanonicalSpan] = []
     rejects = Rejects("span")  # also carries the warnings
     for rs in request.resource_spans:
@@ -117,8 +118,36 @@ def normalise_traces(
                     # DESIGN.md, delivery: bad input never poisons a batch. The span is kept with
                     # its OTel fields and what was extracted; the request reports it as a warning.
                     rejects.warn(f"span {span.span_id} only partly normalised ({type(exc).__name__})")
+                if drop_content and strings.keys() & _CONTENT_KEYS:
+                    _drop_content_attributes(span, strings)
                 out.append(span)
     return out, rejects.count, rejects.message()
+
+
+# Content attributes whose text the canonical fields hold, by the field that holds it.
+_INPUT_KEYS = (
+    "gen_ai.input.messages", "input.value", "traceloop.entity.input", "langfuse.observation.input",
+    "ai.prompt", "ai.prompt.messages", "mlflow.spanInputs", "pydantic_ai.all_messages", "gen_ai.prompt",
+)  # fmt: skip
+_OUTPUT_KEYS = (
+    "gen_ai.output.messages", "output.value", "traceloop.entity.output", "langfuse.observation.output",
+    "ai.response.text", "mlflow.spanOutputs", "gen_ai.completion",
+)  # fmt: skip
+_CONTENT_KEYS = frozenset((*_INPUT_KEYS, *_OUTPUT_KEYS, "gen_ai.system_instructions", "gen_ai.retrieval.documents"))
+
+
+def _drop_content_attributes(span: CanonicalSpan, strings: dict[str, str]) -> None:
+    """Drop attributes whose text already sits in a canonical field (``keep_content_attributes``)."""
+    if span.input_messages:
+        for key in _INPUT_KEYS:
+            strings.pop(key, None)
+    if span.output_messages or span.output_text or span.refusal:
+        for key in _OUTPUT_KEYS:
+            strings.pop(key, None)
+    if span.system_instructions:
+        strings.pop("gen_ai.system_instructions", None)
+    if span.retrieved_documents:
+        strings.pop("gen_ai.retrieval.documents", None)
 
 
 def _events(

@@ -13,7 +13,7 @@ import json
 
 import pytest
 from tracesieve.collector.contracts import CanonicalSpan
-from tracesieve.processors.normalise import apply_log_event, normalise_logs, normalise_traces
+from tracesieve.processors.normalise import NormaliseConfig, apply_log_event, normalise_logs, normalise_traces
 
 from .normalise_testkit import CONFIG, read_logs, read_traces
 
@@ -246,7 +246,8 @@ def test_otel_table_strings_and_span_fields() -> None:
     assert span.attributes["gen_ai.usage.input_tokens"] == "27"
     assert span.attributes["gen_ai.request.temperature"] == "0.7"
     assert span.attributes["gen_ai.response.finish_reasons"] == '["stop"]'
-    assert span.attributes["gen_ai.input.messages"].startswith('[{"role":"system"')
+    # Its text is in input_messages: by default the attribute is not stored twice.
+    assert "gen_ai.input.messages" not in span.attributes and "gen_ai.output.messages" not in span.attributes
     assert span.service_name == "chat-app-otel_openai_v2__span_and_event"
     assert span.resource_attributes["service.name"] == span.service_name
     assert (span.otel_kind, span.scope_name, span.scope_version) == (
@@ -318,3 +319,15 @@ def test_joined_log_records_give_the_span_content(reverse: bool) -> None:
     assert e3.finish_reasons == ["content_filter"]
     streamed = next(s for s in chats if s.trace_id == by_scenario["g_streaming"])
     assert streamed.finish_reasons == ["stop"]  # only inside the output messages
+
+
+def test_content_attributes_are_kept_when_configured() -> None:
+    request = read_traces(OTEL)
+    keep = NormaliseConfig(keep_content_attributes=True)
+    spans, _, _ = normalise_traces(request, keep)
+    chat = next(s for s in spans if s.kind == "llm" and s.output_text == "The capital of France is Paris.")
+    assert chat.attributes["gen_ai.input.messages"].startswith('[{"role":"system"')
+    assert chat.attributes["gen_ai.output.messages"].startswith('[{"role":"assistant"')
+    dropped, _, _ = normalise_traces(request, NormaliseConfig())
+    same = next(s for s in dropped if s.span_id == chat.span_id)
+    assert set(chat.attributes) - set(same.attributes) == {"gen_ai.input.messages", "gen_ai.output.messages"}

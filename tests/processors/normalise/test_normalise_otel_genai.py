@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from tracesieve.collector.contracts import CanonicalSpan
-from tracesieve.processors.normalise import apply_log_event
+from tracesieve.processors.normalise import NormaliseConfig, apply_log_event, normalise_traces
 
-from .normalise_testkit import TRACE_ID, log_events, new_span_id, normalise, one
+from .normalise_testkit import TRACE_ID, log_events, new_span_id, normalise, one, trace_request
 
 INPUT = [
     {
@@ -99,9 +99,11 @@ def test_current_attributes_structured() -> None:
     span = one(chat_attrs(**{"gen_ai.input.messages": INPUT, "gen_ai.output.messages": OUTPUT}))
     assert span.input_messages == EXPECTED_INPUT
     assert span.output_text == "4°C and snowing."
-    assert json.loads(span.attributes["gen_ai.input.messages"])[1]["parts"][0]["arguments"] == {
-        "city": "Oslo"
-    }
+    kept, _, _ = normalise_traces(
+        trace_request({"attrs": chat_attrs(**{"gen_ai.input.messages": INPUT})}),
+        NormaliseConfig(keep_content_attributes=True),
+    )
+    assert json.loads(kept[0].attributes["gen_ai.input.messages"])[1]["parts"][0]["arguments"] == {"city": "Oslo"}
 
 
 def test_tool_call_output_and_refusal_part() -> None:

@@ -128,7 +128,10 @@ def test_odd_content_never_raises(key: str) -> None:
                 for name in ("gen_ai.client.inference.operation.details", "gen_ai.choice")
             ]
             span = one(attrs, events=events)
-            assert span.attributes[key] is not None
+            # The attribute is kept unless its text now sits in a canonical field.
+            assert key in span.attributes or (
+                span.has_content or span.retrieved_documents or span.system_instructions
+            )
 
 
 def test_malformed_json_leaves_the_field_empty() -> None:

@@ -1,0 +1,89 @@
+"""Start-up work on the tables besides migrations: config-driven options and the key preload.
+
+TTL and fsync come from the sink's config rather than from a migration, so that changing
+them does not change a migration's checksum; they are applied with ALTER only when the
+table's current definition differs (a TTL change rewrites TTL info on existing parts).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from clickhouse_connect.driver.client import Client
+
+from ._dedupe import RecentKeys
+
+__all__ = ["apply_table_options", "preload_keys"]
+
+logger = logging.getLogger(__name__)
+
+_TTL = re.compile(r"\bTTL toDateTime\((\w+)\) \+ toIntervalDay\((\d+)\)")
+# Table -> the time column its TTL counts from.
+_TTL_TABLES = {"spans": "Timestamp"}
+_FSYNC_SETTINGS = ("fsync_after_insert", "fsync_part_directory")
+
+
+def apply_table_options(client: Client, database: str, ttl_days: int, fsync: bool) -> list[str]:
+    """Make the tables' TTL and fsync settings match the config; returns the ALTERs run."""
+    result = client.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = {db:String}",
+        parameters={"db": database},
+    )
+    engines = {str(name): str(engine) for name, engine in result.result_rows}
+    alters: list[str] = []
+    for table, column in _TTL_TABLES.items():
+        engine = engines.get(table)
+        if engine is None:
+            continue
+        m = _TTL.search(engine)
+        current = int(m.group(2)) if m else 0
+        if ttl_days and current != ttl_days:
+            alters.append(
+                f"ALTER TABLE {database}.{table} MODIFY TTL toDateTime({column}) + toIntervalDay({ttl_days})"
+            )
+        elif not ttl_days and " TTL " in engine:
+            alters.append(f"ALTER TABLE {database}.{table} REMOVE TTL")
+    spans_engine = engines.get("spans", "")
+    has_fsync = "fsync_after_insert = 1" in spans_engine
+    if fsync and not has_fsync:
+        alters.append(
+            f"ALTER TABLE {database}.spans MODIFY SETTING " + ", ".join(f"{s} = 1" for s in _FSYNC_SETTINGS)
+        )
+    elif not fsync and has_fsync:
+        alters.append(f"ALTER TABLE {database}.spans RESET SETTING " + ", ".join(_FSYNC_SETTINGS))
+    for alter in alters:
+        logger.info("%s", alter)
+        client.command(alter)
+    return alters
+
+
+def preload_keys(client: Client, database: str, keys: RecentKeys, now: float) -> int:
+    """Fill ``keys`` from spans ingested within the window (newest ``max_keys``); returns the count.
+
+    The minmax index on IngestTime keeps this from reading parts written before the window.
+    """
+    if keys.max_keys == 0:
+        return 0
+    cutoff_ms = int((now - keys.window_s) * 1000)
+    result = client.query(
+        f"SELECT concat(TraceId, ':', SpanId) AS key, toUnixTimestamp64Milli(max(IngestTime)) AS at "
+        f"FROM {database}.spans "
+        "WHERE IngestTime >= fromUnixTimestamp64Milli({cutoff:Int64}) "
+        "GROUP BY key ORDER BY at DESC LIMIT {limit:UInt64}",
+        parameters={"cutoff": cutoff_ms, "limit": keys.max_keys},
+    )
+    rows = result.result_rows
+    # Oldest first, one bucket per second of ingest time.
+    bucket: list[str] = []
+    bucket_s = -1
+    for key, at_ms in reversed(rows):
+        second = int(at_ms) // 1000
+        if second != bucket_s and bucket:
+            keys.add(bucket, bucket_s)
+            bucket = []
+        bucket_s = second
+        bucket.append(str(key))
+    if bucket:
+        keys.add(bucket, bucket_s)
+    return len(rows)
