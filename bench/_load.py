@@ -42,7 +42,11 @@ def genai_request(spans: int, seed: int, sessions: int = 200) -> bytes:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
-        [_kv("service.name", "support-bot"), _kv("service.version", "2.3.1"), _kv("telemetry.sdk.language", "python")]
+        [
+            _kv("service.name", "support-bot"),
+            _kv("service.version", "2.3.1"),
+            _kv("telemetry.sdk.language", "python"),
+        ]
     )
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "opentelemetry.instrumentation.openai_v2"
@@ -50,13 +54,21 @@ def genai_request(spans: int, seed: int, sessions: int = 200) -> bytes:
     for i in range(spans):
         question = rng.choice(_QUESTIONS) + f" (order {rng.randrange(10**6)})"
         history = [
-            {"role": "system", "parts": [{"type": "text", "content": "You are the support assistant. " * 12}]},
+            {
+                "role": "system",
+                "parts": [{"type": "text", "content": "You are the support assistant. " * 12}],
+            },
             {"role": "user", "parts": [{"type": "text", "content": "Earlier question about my order. " * 8}]},
-            {"role": "assistant", "parts": [{"type": "text", "content": "An earlier answer about it. " * 10}]},
+            {
+                "role": "assistant",
+                "parts": [{"type": "text", "content": "An earlier answer about it. " * 10}],
+            },
             {"role": "user", "parts": [{"type": "text", "content": question}]},
         ]
         answer = "Refunds are issued to the original payment method within 5 to 7 business days. " * 6
-        output = [{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}]
+        output = [
+            {"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}
+        ]
         start = now + i * 1000
         span = scope_spans.spans.add(
             trace_id=rng.randbytes(16),
@@ -79,6 +91,7 @@ def genai_request(spans: int, seed: int, sessions: int = 200) -> bytes:
                 _kv("gen_ai.usage.input_tokens", rng.randrange(50, 900)),
                 _kv("gen_ai.usage.output_tokens", rng.randrange(10, 300)),
                 _kv("gen_ai.conversation.id", f"sess-{seed}-{rng.randrange(sessions)}"),
+                _kv("user.id", f"user-{rng.randrange(10_000)}"),
                 _kv("gen_ai.input.messages", json.dumps(history)),
                 _kv("gen_ai.output.messages", json.dumps(output)),
                 _kv("server.address", "api.openai.com"),
@@ -107,7 +120,10 @@ async def send_grpc(target: str, bodies: list[bytes], concurrency: int) -> int:
                         await call(body, timeout=120)
                         break
                     except grpc.aio.AioRpcError as exc:
-                        if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                        if exc.code() not in (
+                            grpc.StatusCode.UNAVAILABLE,
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        ):
                             failures += 1
                             break
                         await asyncio.sleep(0.2)

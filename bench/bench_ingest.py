@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import free_port, genai_request, peak_rss_mib, send_grpc, send_http  # noqa: E402
+from _load import free_port, genai_request, peak_rss_mib, send_grpc, send_http
 
 SPANS_PER_REQUEST = 1000
 
@@ -53,7 +53,12 @@ def _count(admin: str) -> int:
 def run_baseline(grpc_bodies: list[bytes], http_bodies: list[bytes], concurrency: int) -> dict[str, float]:
     grpc_port, http_port = free_port(), free_port()
     server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "_parse_only_server.py"), str(grpc_port), str(http_port)],
+        [
+            sys.executable,
+            str(Path(__file__).parent / "_parse_only_server.py"),
+            str(grpc_port),
+            str(http_port),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -115,7 +120,9 @@ def run_tracesieve(grpc_bodies: list[bytes], http_bodies: list[bytes], concurren
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=40, help="requests per protocol (1,000 spans each)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     args = parser.parse_args()

@@ -206,12 +206,15 @@ async def _demo(config: Config, data_dir: Path) -> int:
             "OutputText AS Answer, arrayStringConcat(FinishReasons, ',') AS Finish, ErrorType AS Error, "
             "concat(toString(InputTokens), '→', toString(OutputTokens)) AS Tokens, "
             "arrayStringConcat(arrayMap(d -> concat(JSONExtractString(d, 'id'), ' ', "
-            "toString(JSONExtractFloat(d, 'score'))), JSONExtractArrayRaw(RetrievedDocuments)), ', ') AS Documents "
+            "toString(JSONExtractFloat(d, 'score'))), JSONExtractArrayRaw(RetrievedDocuments)), ', ') "
+            "AS Documents "
             f"FROM {config.sinks.clickhouse.database}.spans ORDER BY Timestamp",
             None,
         )
     sessions = sorted({f"session {row[0]} · user {row[1]}" for row in rows})
-    _print_table(out, columns[2:], [row[2:] for row in rows], title="tracesieve.spans — " + "; ".join(sessions))
+    _print_table(
+        out, columns[2:], [row[2:] for row in rows], title="tracesieve.spans — " + "; ".join(sessions)
+    )
     out.print(
         f"\nStored {len(rows)} spans. Query them with:\n"
         f"  tracesieve query --data-dir {data_dir} "

@@ -129,7 +129,9 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
                         "gen_ai.input.messages": history,
                         "gen_ai.output.messages": output,
                     }
-                    logger.emit(event_name="gen_ai.client.inference.operation.details", attributes=event_attributes)
+                    logger.emit(
+                        event_name="gen_ai.client.inference.operation.details", attributes=event_attributes
+                    )
                 else:
                     attributes.update(content)
                 span.set_attributes(attributes)

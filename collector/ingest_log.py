@@ -78,13 +78,15 @@ class IngestLog:
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._size_bytes = 0
+        self._checkpoint_written = 0
+        self._checkpoint_interval_s = 0.2
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def open(self) -> list[LogRecordEntry]:
         """Open (creating) the log and return the records past the checkpoint, to be replayed."""
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._checkpoint = self._read_checkpoint()
+        self._checkpoint = self._checkpoint_written = self._read_checkpoint()
         for path in sorted(self._dir.glob("*.seg")):
             self._segments.append((int(path.stem), path))
         replay: list[LogRecordEntry] = []
@@ -121,6 +123,8 @@ class IngestLog:
                     await self._writer
         self._abandon(self._pending, RetryableError("tracesieve is shutting down"))
         self._pending = []
+        with contextlib.suppress(OSError):
+            self._write_checkpoint(self._checkpoint)
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -158,8 +162,15 @@ class IngestLog:
     async def _write_loop(self) -> None:
         assert self._wakeup is not None
         while True:
-            await self._wakeup.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._checkpoint_interval_s):
+                    await self._wakeup.wait()
             self._wakeup.clear()
+            if self._checkpoint > self._checkpoint_written:
+                try:
+                    await asyncio.to_thread(self._write_checkpoint, self._checkpoint)
+                except OSError as exc:
+                    _log.warning("ingest log checkpoint not written: %s", exc)
             batch, self._pending = self._pending, []
             if batch:
                 try:
@@ -215,14 +226,26 @@ class IngestLog:
     # -- checkpointing -------------------------------------------------------------------------
 
     def mark_stored(self, seq: int, freed_bytes: int) -> None:
-        """Record that everything up to ``seq`` is in the store, freeing ``freed_bytes`` of records."""
+        """Record that everything up to ``seq`` is in the store, freeing ``freed_bytes`` of records.
+
+        The checkpoint file is written by the writer task, at most every ``checkpoint_interval_s``:
+        a checkpoint that lags only means a longer (idempotent) replay after a crash, while a
+        file write per stored batch cost milliseconds on the event loop.
+        """
         self._size_bytes = max(0, self._size_bytes - freed_bytes)
         if seq <= self._checkpoint:
             return
         self._checkpoint = seq
+        if self._wakeup is None:  # not started (tests, replay): write it now
+            self._write_checkpoint(seq)
+
+    def _write_checkpoint(self, seq: int) -> None:
+        if seq <= self._checkpoint_written:
+            return
         tmp = self._dir / "checkpoint.tmp"
         tmp.write_text(str(seq))
         os.replace(tmp, self._dir / "checkpoint")
+        self._checkpoint_written = seq
         self._drop_stored_segments()
 
     def _drop_stored_segments(self) -> None:

@@ -37,4 +37,6 @@ CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" /
 def pytest_configure(config: pytest.Config) -> None:
     # Capture-driven tests parametrize over files: a missing folder must fail, not collect nothing.
     if not CAPTURES.is_dir() or len(list(CAPTURES.glob("*/*.pb"))) < 4:
-        raise pytest.UsageError(f"the reference captures are missing: {CAPTURES} (shared/ must sit beside the repo)")
+        raise pytest.UsageError(
+            f"the reference captures are missing: {CAPTURES} (shared/ must sit beside the repo)"
+        )

@@ -119,7 +119,25 @@ class TraceAssembler:
     def add_spans(self, spans: list[CanonicalSpan]) -> None:
         now = self._clock()
         cfg = self._config
+        traces = self._traces
+        pending_logs = self._pending_logs
         for span in spans:
+            if (
+                span.session_id
+                and span.user_id
+                and (span.kind != KIND_LLM or span.has_content)
+                and span.trace_id not in traces
+                and (span.kind != KIND_OTHER or cfg.store_non_llm_spans)
+                and (not pending_logs or (span.trace_id, span.span_id) not in pending_logs)
+            ):
+                # Fast path, most spans of apps that set their ids on every span (OpenInference,
+                # OpenLLMetry, Langfuse): nothing to wait for and nobody waiting on this trace.
+                # Later spans of the trace inherit through the remembered ids, not a span tree.
+                if span.turn_index < 0:
+                    span.turn_index = _turn_index(span)
+                self._ready.append(Released(span, ()))
+                self._remember(span.trace_id, span.session_id, span.user_id)
+                continue
             trace = self._touch(span.trace_id, now)
             trace.nodes[span.span_id] = _Node(span.parent_span_id, span.session_id, span.user_id, span.seq)
             if not span.parent_span_id:
@@ -305,9 +323,15 @@ class TraceAssembler:
                 self._release(trace, held)
         self._finished.extend(trace.context_seqs)
         if trace.session_id or trace.user_id:
-            self._remembered[trace_id] = (trace.session_id, trace.user_id)
-            while len(self._remembered) > self._config.remembered_traces:
-                self._remembered.popitem(last=False)
+            self._remember(trace_id, trace.session_id, trace.user_id)
+
+    def _remember(self, trace_id: str, session_id: str, user_id: str) -> None:
+        remembered = self._remembered
+        if trace_id in remembered:
+            return
+        remembered[trace_id] = (session_id, user_id)
+        if len(remembered) > self._config.remembered_traces:
+            remembered.popitem(last=False)
 
     def _enforce_bounds(self) -> None:
         while self._held_order and self._held_order[0][1].released:

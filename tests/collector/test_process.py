@@ -46,7 +46,9 @@ class Collector:
             self.proc = self._spawn(log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "collector exited during start-up: " + self.log.read_text()[-2000:]
+            assert self.proc.poll() is None, (
+                "collector exited during start-up: " + self.log.read_text()[-2000:]
+            )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/readyz", timeout=1) as r:
                     if r.status == 200:

@@ -64,7 +64,9 @@ async def make_service(tmp_path: Path, chdb_dsn: str, database_name: str) -> Asy
 
 async def rows(service: Service, where: str = "1", order: str = "Timestamp") -> list[dict[str, Any]]:
     database = service.config.sinks.clickhouse.database
-    columns, result = await service.sink.query(f"SELECT * FROM {database}.spans WHERE {where} ORDER BY {order}", None)
+    columns, result = await service.sink.query(
+        f"SELECT * FROM {database}.spans WHERE {where} ORDER BY {order}", None
+    )
     return [dict(zip(columns, row, strict=True)) for row in result]
 
 
@@ -182,7 +184,9 @@ async def test_resent_requests_add_no_rows(make_service: MakeService) -> None:
 def _scenarios(folder: Path) -> dict[str, str]:
     """trace id → scenario, from the capture's own summary.md headings."""
     text = (folder / "summary.md").read_text()
-    return {trace: name for name, trace in re.findall(r"^### (\w+)  trace `([0-9a-f]{32})`", text, re.MULTILINE)}
+    return {
+        trace: name for name, trace in re.findall(r"^### (\w+)  trace `([0-9a-f]{32})`", text, re.MULTILINE)
+    }
 
 
 def _question(row: dict[str, Any]) -> str:
@@ -190,7 +194,9 @@ def _question(row: dict[str, Any]) -> str:
     return users[-1] if users else ""
 
 
-@pytest.mark.parametrize("capture", ["otel_openai_v2__span_and_event", "openinference", "traceloop", "langfuse"])
+@pytest.mark.parametrize(
+    "capture", ["otel_openai_v2__span_and_event", "openinference", "traceloop", "langfuse"]
+)
 async def test_capture_replayed_field_by_field(make_service: MakeService, capture: str) -> None:
     service = await make_service()
     assert service.http is not None
@@ -265,5 +271,9 @@ async def test_capture_replayed_field_by_field(make_service: MakeService, captur
     retrievals = [r for r in by_scenario["i_rag_retrieval"] if r["Kind"] == "retrieval"]
     assert len(retrievals) == 1
     documents = json.loads(retrievals[0]["RetrievedDocuments"])
-    assert [(d["id"], d["score"]) for d in documents] == [("kb-001", 0.912), ("kb-017", 0.774), ("kb-042", 0.581)]
+    assert [(d["id"], d["score"]) for d in documents] == [
+        ("kb-001", 0.912),
+        ("kb-017", 0.774),
+        ("kb-042", 0.581),
+    ]
     assert llm("i_rag_retrieval")["OutputText"]

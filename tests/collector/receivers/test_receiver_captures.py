@@ -21,7 +21,9 @@ from tracesieve.collector.receivers._codec import (
 # Real captures live outside the repository (see their README); override the folder if moved.
 # shared/ sits beside the repository, in CI as here.
 CAPTURES = Path(
-    os.environ.get("TRACESIEVE_CAPTURES", Path(__file__).resolve().parents[3].parent / "shared/reference/captures")
+    os.environ.get(
+        "TRACESIEVE_CAPTURES", Path(__file__).resolve().parents[3].parent / "shared/reference/captures"
+    )
 )
 _SIGNALS = {"traces": TRACES, "logs": LOGS, "metrics": METRICS}
 _JSON_CAPTURES = sorted(CAPTURES.glob("*/*.otlp.json"))

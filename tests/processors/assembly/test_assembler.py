@@ -155,3 +155,23 @@ def test_parent_cycle_does_not_hang() -> None:
     assert asm.poll()[0] == []
     clock.now += 60
     assert len(asm.poll()[0]) == 2
+
+
+def test_fast_path_span_is_released_at_once_and_lends_its_ids_to_late_children() -> None:
+    asm, _ = _assembler()
+    asm.add_spans([_span("a" * 16, "", session_id="s", user_id="u", seq=1, **CONTENT)])
+    assert asm.traces == 0  # no span tree kept for it
+    released, finished = asm.poll()
+    assert [r.span.span_id for r in released] == ["a" * 16] and finished == []
+    asm.add_spans([_span("c" * 16, "a" * 16, seq=2, **CONTENT)])  # a late child without ids
+    released, _ = asm.poll()
+    assert (released[0].span.session_id, released[0].span.user_id) == ("s", "u")
+
+
+def test_span_that_children_wait_on_takes_the_full_path() -> None:
+    asm, _ = _assembler()
+    asm.add_spans([_span("c" * 16, "a" * 16, seq=1, **CONTENT)])  # waits for its parent
+    asm.add_spans([_span("a" * 16, "", session_id="s", user_id="u", seq=2, **CONTENT)])
+    released, _ = asm.poll()
+    child = next(r for r in released if r.span.span_id == "c" * 16)
+    assert child.span.session_id == "s" and 2 in child.extra_seqs

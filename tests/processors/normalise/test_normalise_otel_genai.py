@@ -103,7 +103,8 @@ def test_current_attributes_structured() -> None:
         trace_request({"attrs": chat_attrs(**{"gen_ai.input.messages": INPUT})}),
         NormaliseConfig(keep_content_attributes=True),
     )
-    assert json.loads(kept[0].attributes["gen_ai.input.messages"])[1]["parts"][0]["arguments"] == {"city": "Oslo"}
+    arguments = json.loads(kept[0].attributes["gen_ai.input.messages"])[1]["parts"][0]["arguments"]
+    assert arguments == {"city": "Oslo"}
 
 
 def test_tool_call_output_and_refusal_part() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -166,9 +165,7 @@ async def test_open_store_while_another_process_holds_the_folder(
         "except RetryableError as exc:\n"
         "    print('retryable:', exc.reason)\n"
     )
-    started = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert "retryable: cannot open chDB store" in out.stdout and "another process" in out.stdout, out
-    assert time.monotonic() - started < 60
