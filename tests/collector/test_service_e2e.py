@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -277,3 +278,64 @@ async def test_capture_replayed_field_by_field(make_service: MakeService, captur
         ("kb-042", 0.581),
     ]
     assert llm("i_rag_retrieval")["OutputText"]
+
+
+async def test_bad_input_of_every_kind_while_a_good_client_is_served(make_service: MakeService) -> None:
+    import gzip
+
+    import aiohttp
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+
+    service = await make_service(**{"receivers.otlp.protocols.http.max_request_body_bytes": 1 << 20})
+    assert service.http is not None and service.grpc is not None
+    base = f"http://127.0.0.1:{service.http.port}"
+    bad_ids = ExportTraceServiceRequest()
+    scope = bad_ids.resource_spans.add().scope_spans.add()
+    scope.spans.add(trace_id=b"\x01" * 3, span_id=b"\x02" * 8, name="bad")  # rejected: id length
+    kept = scope.spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="chat x")
+    kept.attributes.add(key="session.id").value.string_value = "s-partial"
+    kept.attributes.add(key="gen_ai.operation.name").value.string_value = "chat"
+    pb = {"Content-Type": "application/x-protobuf"}
+    cases: list[tuple[bytes, dict[str, str], int]] = [
+        (b"\xff\xff\xff garbage", pb, 400),
+        (b'{"resourceSpans": [', {"Content-Type": "application/json"}, 400),
+        (b"{}", {"Content-Type": "text/plain"}, 415),
+        (b"x", {**pb, "Content-Encoding": "br"}, 415),
+        (gzip.compress(bytes(4 << 20)), {**pb, "Content-Encoding": "gzip"}, 413),
+        (bytes(2 << 20), pb, 413),
+        (bad_ids.SerializeToString(), pb, 200),
+    ]
+    spans, _logs = _sdk_spans_and_logs("good-client")
+    exporter = GrpcSpanExporter(endpoint=f"127.0.0.1:{service.grpc.port}", insecure=True)
+
+    async def good_client() -> list[str]:
+        results = []
+        for _ in range(10):
+            results.append((await asyncio.to_thread(exporter.export, spans)).name)
+        return results
+
+    async def bad_client(session: aiohttp.ClientSession) -> list[tuple[int, int, bytes]]:
+        answers = []
+        for _round in range(5):
+            for body, headers, expected in cases:
+                data = io.BytesIO(body)  # aiohttp warns about large raw bodies
+                async with session.post(f"{base}/v1/traces", data=data, headers=headers) as response:
+                    answers.append((expected, response.status, await response.read()))
+        return answers
+
+    async with aiohttp.ClientSession() as session:
+        good, bad = await asyncio.gather(good_client(), bad_client(session))
+    exporter.shutdown()
+    assert good == ["SUCCESS"] * 10
+    for expected, status, body in bad:
+        assert status == expected
+        if expected == 200:  # partial success: one span rejected, the other kept
+            partial = ExportTraceServiceResponse.FromString(body).partial_success
+            assert partial.rejected_spans == 1 and "trace_id" in partial.error_message
+    assert await service.pipeline.wait_stored()
+    stored = await rows(service)
+    assert {r["SpanName"] for r in stored} == {"chat gpt-4o-mini", "chat x"}
+    assert len([r for r in stored if r["SpanName"] == "chat gpt-4o-mini"]) == 1  # ten resends, one row
