@@ -10,7 +10,7 @@ from typing import Generic, TypeVar, cast
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tracesieve.collector.contracts import Component, OtlpConsumer, PartialResult
 from tracesieve.collector.errors import OverloadedError
 from tracesieve.collector.receivers._codec import LOGS, TRACES, Signal
@@ -127,3 +127,27 @@ class Lease:
         if not self._released:
             self._released = True
             self._limiter._release(self._nbytes)
+
+
+class ListenerConfig(BaseModel):
+    """What both OTLP receivers' configs share: a validated ``endpoint`` and its parts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = Field(
+        description="host:port to listen on (IPv6 hosts in brackets); port 0 picks a free port."
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        parse_endpoint(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return parse_endpoint(self.endpoint)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_endpoint(self.endpoint)[1]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from tracesieve.collector.receivers._common import parse_endpoint
+from pydantic import ConfigDict, Field, model_validator
+from tracesieve.collector.receivers._common import ListenerConfig
 
 __all__ = ["OtlpGrpcConfig"]
 
 _MIB = 1024 * 1024
 
 
-class OtlpGrpcConfig(BaseModel):
+class OtlpGrpcConfig(ListenerConfig):
     """Where the OTLP/gRPC receiver listens and how much it takes in at once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,12 +48,6 @@ class OtlpGrpcConfig(BaseModel):
         description="Retry delay advertised in RetryInfo when the failing stage gives none of its own.",
     )
 
-    @field_validator("endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str) -> str:
-        parse_endpoint(value)
-        return value
-
     @model_validator(mode="after")
     def _check(self) -> OtlpGrpcConfig:
         if self.max_inflight_bytes < self.max_recv_msg_size_bytes:
@@ -62,11 +56,3 @@ class OtlpGrpcConfig(BaseModel):
                 f"(got {self.max_inflight_bytes} < {self.max_recv_msg_size_bytes})"
             )
         return self
-
-    @property
-    def host(self) -> str:
-        return parse_endpoint(self.endpoint)[0]
-
-    @property
-    def port(self) -> int:
-        return parse_endpoint(self.endpoint)[1]

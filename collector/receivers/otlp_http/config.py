@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from tracesieve.collector.receivers._common import parse_endpoint
+from pydantic import ConfigDict, Field, model_validator
+from tracesieve.collector.receivers._common import ListenerConfig
 
 __all__ = ["OtlpHttpConfig"]
 
 _MIB = 1024 * 1024
 
 
-class OtlpHttpConfig(BaseModel):
+class OtlpHttpConfig(ListenerConfig):
     """Where the OTLP/HTTP receiver listens and how much it takes in at once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -46,12 +46,6 @@ class OtlpHttpConfig(BaseModel):
         description="Time a client has to send its whole body; slower requests get 503 (retryable).",
     )
 
-    @field_validator("endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str) -> str:
-        parse_endpoint(value)
-        return value
-
     @model_validator(mode="after")
     def _check(self) -> OtlpHttpConfig:
         if self.max_inflight_bytes < self.max_request_body_bytes:
@@ -60,11 +54,3 @@ class OtlpHttpConfig(BaseModel):
                 f"(got {self.max_inflight_bytes} < {self.max_request_body_bytes})"
             )
         return self
-
-    @property
-    def host(self) -> str:
-        return parse_endpoint(self.endpoint)[0]
-
-    @property
-    def port(self) -> int:
-        return parse_endpoint(self.endpoint)[1]
