@@ -27,6 +27,7 @@ PERMANENT_CODES: frozenset[int] = frozenset(
         10,  # NOT_FOUND_COLUMN_IN_BLOCK
         16,  # NO_SUCH_COLUMN_IN_TABLE
         20,  # NUMBER_OF_COLUMNS_DOESNT_MATCH
+        25,  # CANNOT_PARSE_ESCAPE_SEQUENCE
         26,  # CANNOT_PARSE_QUOTED_STRING
         27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
         33,  # CANNOT_READ_ALL_DATA (truncated or malformed Native block)
@@ -49,13 +50,16 @@ PERMANENT_CODES: frozenset[int] = frozenset(
         115,  # UNKNOWN_SETTING (older servers)
         117,  # INCORRECT_DATA
         128,  # TOO_LARGE_ARRAY_SIZE
+        130,  # CANNOT_READ_ARRAY_FROM_TEXT (e.g. a string where an Array belongs)
         131,  # TOO_LARGE_STRING_SIZE
         164,  # READONLY
         190,  # SIZES_OF_ARRAYS_DONT_MATCH (Nested columns of unequal length)
         192,  # UNKNOWN_USER
         193,  # WRONG_PASSWORD
         194,  # REQUIRED_PASSWORD
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
         386,  # NO_COMMON_TYPE
+        407,  # DECIMAL_OVERFLOW (e.g. a DateTime64 beyond its range)
         456,  # UNKNOWN_QUERY_PARAMETER
         457,  # BAD_QUERY_PARAMETER
         497,  # ACCESS_DENIED

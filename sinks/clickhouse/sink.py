@@ -9,7 +9,7 @@
     await sink.aclose(time.monotonic() + 5)
 
 Concurrent ``consume()`` calls queue their spans; one background task writes whatever is
-queued as one column-oriented INSERT (up to ``batch.max_items``, after waiting up to
+queued as one INSERT (up to ``batch.max_items``, after waiting up to
 ``batch.flush_interval_s`` for company) and then resolves every caller: ``None`` once written,
 or the classified error. Spans whose (TraceId, SpanId) was stored within
 ``dedupe_window_s`` are dropped before writing (the key set is preloaded at start, so this
@@ -37,7 +37,7 @@ from ._tables import apply_table_options, preload_keys
 from .config import ClickHouseSinkConfig
 from .errors import classify
 from .migrate import migrate
-from .rows import COLUMN_NAMES, COLUMN_TYPES, build_columns
+from .rows import COLUMN_NAMES, INSERT_FORMAT, INSERT_SETTINGS, build_rows
 from .store import Connection, QueryResult, connect, run_query
 
 __all__ = ["ClickHouseSink", "SinkStats"]
@@ -92,6 +92,7 @@ class ClickHouseSink:
         self.config = config
         self.component_id = component_id
         self.stats = SinkStats()
+        self._table = f"{config.database}.spans"
         self._keys = RecentKeys(config.dedupe_window_s, config.dedupe_max_keys)
         self._writer: Connection | None = None
         self._reader: Connection | None = None
@@ -321,14 +322,17 @@ class ClickHouseSink:
         keys.add(batch_keys, now)
 
     def _insert_sync(self, client: Client, spans: list[CanonicalSpan], ingest_ms: int) -> None:
-        # Runs in a worker thread: building the columns there keeps the event loop responsive.
-        client.insert(
-            "spans",
-            build_columns(spans, ingest_ms),
+        # Runs in a worker thread, which keeps the event loop responsive while the rows are
+        # built. The same call serves chDB and a server: ClickHouse parses the JSON (in C++,
+        # without the GIL), so the Python side is one orjson.dumps and no Native encoding.
+        client.raw_insert(
+            self._table,
             column_names=COLUMN_NAMES,
-            database=self.config.database,
-            column_type_names=COLUMN_TYPES,
-            column_oriented=True,
+            # A memoryview, not a copy: chDB writes any buffer to its INFILE, and over HTTP a
+            # non-bytes body is sent as it is, with the INSERT in the URL (test_rows.py).
+            insert_block=build_rows(spans, ingest_ms),  # type: ignore[arg-type]
+            settings=INSERT_SETTINGS,
+            fmt=INSERT_FORMAT,
         )
 
     # -- reading ------------------------------------------------------------------------------

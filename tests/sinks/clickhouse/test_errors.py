@@ -15,7 +15,7 @@ def ch_error(code: int, text: str = "") -> DatabaseError:
     return DatabaseError(f"Code: {code}. DB::Exception: {text}", code=code)
 
 
-@pytest.mark.parametrize("code", [53, 117, 27, 6, 26, 62, 60, 81, 164, 190, 516])
+@pytest.mark.parametrize("code", [53, 117, 27, 6, 25, 26, 62, 60, 81, 130, 164, 190, 321, 407, 516])
 def test_bad_data_and_sql_codes_are_permanent(code: int) -> None:
     err = classify(ch_error(code))
     assert isinstance(err, PermanentError)

@@ -99,8 +99,42 @@ async def test_round_trip_keeps_every_field(sink: ClickHouseSink, make_span: Spa
     bare = CanonicalSpan(
         trace_id="f" * 32, span_id="e" * 16, parent_span_id="", name="", start_ns=5, end_ns=5
     )
-    await sink.consume([rich, bare])
-    for span in (rich, bare):
+    tricky = 'q"uote \\back\\slash\\ new\nline\ttab\r\x00nul \u2028 ] [ } { , 😀 \\"'
+    quirky = make_span(
+        span_id='"q\\u0022\n',
+        trace_id="t\\'\"",
+        start_ns=1_234 * 10**9 + 7,  # seconds of four digits (padded to ten when written)
+        end_ns=1_234 * 10**9 + 7 + 2**64 - 1,  # the largest UInt64 Duration, far above 2**53
+        name=tricky,
+        trace_state=tricky,
+        status_message=tricky,
+        service_name=tricky,
+        scope_name=tricky,
+        resource_attributes={tricky: tricky, "": ""},
+        attributes={"k\n": "v\\", '"': "'", "[": "]"},
+        events=[(5, tricky, {tricky: ""}), (2**63 - 1, "", {})],  # 1970 and the DateTime64(9) maximum
+        links=[(tricky, '"', "\\", {"a": tricky})],
+        session_id=tricky,
+        user_id=tricky,
+        turn_index=-(2**31),
+        response_id=tricky,
+        system_instructions=tricky,
+        input_messages=[{"role": "user", "content": tricky, "tool_calls": []}, {}],
+        output_messages=[],
+        output_text=tricky,
+        refusal="",
+        finish_reasons=[tricky, ""],
+        input_tokens=0,
+        output_tokens=2**32 - 1,
+        error_type=tricky,
+        retrieval_query=tricky,
+        retrieved_documents=[{"id": tricky, "score": -1.5e-7, "content": None, "n": 2**64 - 1}],
+        tool_calls=[{"id": "c", "name": tricky, "arguments": '{"a": [1, "]"]}'}, [True, False, None]],
+        convention=tricky,
+    )
+    latest = make_span(start_ns=2**63 - 1, end_ns=2**63 - 1, turn_index=2**31 - 1)  # 2262-04-11
+    await sink.consume([rich, bare, quirky, latest])
+    for span in (rich, bare, quirky, latest):
         _, rows = await sink.query(ROUND_TRIP_SQL, {"span_id": span.span_id})
         assert len(rows) == 1
         assert span_from_row(rows[0]) == span
