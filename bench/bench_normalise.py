@@ -1,24 +1,49 @@
 """Normalisation cost per span, against the floor of just decoding the request and touching its attributes.
 
-Run: ``python bench/bench_normalise.py [--spans 1000] [--rounds 30]``. Prints µs per span for
-``normalise_traces`` and for the baseline (``ParseFromString`` plus a bare loop reading every
-attribute's key and value), and their ratio. The request holds realistic GenAI chat spans: about
-3 KB each, 15 attributes, the conversation as JSON-string ``gen_ai.input.messages`` (semconv ≥1.37).
+Run: ``python bench/bench_normalise.py [--spans 1000] [--rounds 30] [--reference DIR]``. For each
+workload it prints µs of CPU per span for:
+
+- baseline: ``ParseFromString`` plus a bare loop reading every attribute's key and value;
+- ``normalise_traces`` alone, on an already parsed request (what the service pays on top of
+  the receiver's parse);
+- parse + ``normalise_traces``, and its ratio to the baseline.
+
+Workloads: ``genai`` is ``bench/_load.py``'s ``genai_request``, exactly the ~2.5 KB OTel GenAI chat
+spans the throughput benchmark sends (14 attributes and a finish-reasons array, JSON-string
+messages); ``chat`` the ~2.9 KB, 15-attribute chat spans of opentelemetry-instrumentation-openai-v2;
+``captures`` the recorded trace requests of ``shared/reference/captures`` (every convention, many
+small spans; skipped when absent).
+
+``--reference DIR`` also times another copy of the normaliser package (before/after in one
+process, interleaved, so that both see the same machine load), e.g. the committed one::
+
+    git archive HEAD processors/normalise | tar -x -C /tmp/ref
+    python bench/bench_normalise.py --reference /tmp/ref/processors/normalise
+
 Each figure is the best of ``--rounds`` timed passes (the least disturbed by other processes).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from tracesieve.processors.normalise import NormaliseConfig, normalise_traces
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _load import genai_request
+
+CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "captures"
+Normalise = Callable[[ExportTraceServiceRequest, NormaliseConfig], Any]
 
 SYSTEM = (
     "You are the support assistant of an online shop. Answer briefly and politely, in the customer's "
@@ -120,55 +145,101 @@ def _baseline(raw: bytes) -> int:
     return n
 
 
-def _normalise(raw: bytes, config: NormaliseConfig) -> int:
+def _parsed(raw: bytes) -> ExportTraceServiceRequest:
     req = ExportTraceServiceRequest()
     req.ParseFromString(raw)
-    spans, _, _ = normalise_traces(req, config)
-    return len(spans)
+    return req
 
 
-def _json_only(raw: bytes) -> int:
-    """Reference point: decoding the two message attributes' JSON, nothing else."""
-    req = ExportTraceServiceRequest()
-    req.ParseFromString(raw)
-    n = 0
-    for span in req.resource_spans[0].scope_spans[0].spans:
-        for kv in span.attributes:
-            if kv.key.endswith(".messages"):
-                n += len(orjson.loads(kv.value.string_value))
-    return n
+def _cpu(fn: Callable[[bytes], object], body: bytes) -> float:
+    t0 = time.thread_time()
+    fn(body)
+    return time.thread_time() - t0
 
 
-def _best(fn: Callable[[], object], rounds: int) -> float:
-    """The least CPU time of ``rounds`` calls: the one least disturbed by other processes."""
-    best = float("inf")
+def _load_reference(path: str) -> Normalise:
+    """``normalise_traces`` of the normaliser package copied at ``path``, imported under another name."""
+    init = Path(path) / "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        "_reference_normalise", init, submodule_search_locations=[path]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no normaliser package at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    fn: Normalise = module.normalise_traces
+    return fn
+
+
+def _measure(
+    bodies: list[bytes], rounds: int, fns: dict[str, Normalise], config: NormaliseConfig
+) -> dict[str, float]:
+    """Best CPU seconds of a round over ``bodies``: baseline, each normaliser alone and with the parse."""
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float) -> None:
+        best[name] = min(best.get(name, float("inf")), seconds)
+
     for _ in range(rounds):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
+        keep("baseline", sum(_cpu(_baseline, body) for body in bodies))
+        for name, fn in fns.items():  # interleaved: every normaliser sees the same machine load
+            alone = with_parse = 0.0
+            for body in bodies:
+                t0 = time.thread_time()
+                req = _parsed(body)
+                t1 = time.thread_time()
+                fn(req, config)
+                t2 = time.thread_time()
+                alone += t2 - t1
+                with_parse += t2 - t0
+            keep(name, alone)
+            keep(name + "+parse", with_parse)
     return best
+
+
+def _workloads(spans: int) -> list[tuple[str, list[bytes]]]:
+    loads = [("genai", [genai_request(spans, seed=1)]), ("chat", [build_request(spans)])]
+    captures = sorted(CAPTURES.glob("*/*_traces.pb")) if CAPTURES.is_dir() else []
+    if captures:
+        loads.append(("captures", [p.read_bytes() for p in captures]))
+    return loads
+
+
+def _span_count(bodies: list[bytes]) -> int:
+    return sum(len(ss.spans) for b in bodies for rs in _parsed(b).resource_spans for ss in rs.scope_spans)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--reference", help="another copy of processors/normalise to time as 'before'")
     args = parser.parse_args()
-    raw = build_request(args.spans)
     config = NormaliseConfig()
-    assert _normalise(raw, config) == args.spans
-    base = _best(lambda: _baseline(raw), args.rounds)
-    full = _best(lambda: _normalise(raw, config), args.rounds)
-    json_only = _best(lambda: _json_only(raw), args.rounds)
-    per_span = len(raw) / args.spans
-    size = f"{len(raw) / 1024:.0f} KiB ({per_span:.0f} B/span)"
-    print(f"request: {args.spans} GenAI chat spans, {size}, 15 attributes each")
-    print(f"baseline  (ParseFromString + attribute loop): {base / args.spans * 1e6:6.2f} µs/span (CPU)")
-    print(f"normalise (ParseFromString + normalise_traces): {full / args.spans * 1e6:6.2f} µs/span (CPU)")
-    print(f"ratio normalise / baseline: {full / base:.2f}")
-    print(f"normalisation alone: {(full - base) / args.spans * 1e6:.2f} µs/span")
-    scale = json_only / args.spans * 1e6
-    print(f"(for scale: baseline + orjson.loads of the two message attributes: {scale:.2f} µs/span)")
+    fns: dict[str, Normalise] = {"normalise": normalise_traces}
+    if args.reference:
+        fns = {"reference": _load_reference(args.reference), **fns}
+    print("µs of CPU per span; best of", args.rounds, "rounds")
+    for workload, bodies in _workloads(args.spans):
+        n = _span_count(bodies)
+        size = sum(map(len, bodies)) / n
+        # Small requests are timed on repeats, so that each round lasts about as long as the others.
+        repeat = max(1, args.spans // n)
+        best = _measure(bodies * repeat, args.rounds, fns, config)
+        per_span = {name: seconds / (n * repeat) * 1e6 for name, seconds in best.items()}
+        base = per_span["baseline"]
+        print(f"\n{workload}: {n} spans in {len(bodies)} request(s), {size:.0f} B/span")
+        print(f"  baseline (ParseFromString + attribute loop): {base:6.2f}")
+        for name in fns:
+            alone, total = per_span[name], per_span[name + "+parse"]
+            print(
+                f"  {name:9s} normalise_traces alone: {alone:6.2f}   with the parse: {total:6.2f}"
+                f"   ratio to baseline: {total / base:.2f}"
+            )
+        if "reference" in fns:
+            ratio = per_span["normalise"] / per_span["reference"]
+            print(f"  normalise_traces alone, after / before: {ratio:.2f}")
 
 
 if __name__ == "__main__":

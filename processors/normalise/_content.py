@@ -12,7 +12,7 @@ from typing import Any
 
 from tracesieve.collector.contracts import Message, ToolCall
 
-from ._message import message, plain_text_message, text_of, tool_call
+from ._message import message, plain_text_message, plain_text_messages, text_of, tool_call
 from ._values import as_str, loads_or_text
 from ._vocab import finish_reason
 
@@ -95,6 +95,10 @@ def input_messages(value: Any, plain_as_user: bool = False, _depth: int = 0) -> 
     span is a model call); otherwise arbitrary function inputs would pass for prompts.
     """
     value = loads_or_text(value)
+    if value.__class__ is list and _depth <= _MAX_DEPTH:
+        texts = plain_text_messages(value)
+        if texts is not None:  # the hot path: OTel GenAI messages of text parts
+            return texts
     if isinstance(value, str):
         return [{"role": "user", "content": value}] if plain_as_user and value else []
     if _depth > _MAX_DEPTH:
@@ -121,18 +125,9 @@ def input_messages(value: Any, plain_as_user: bool = False, _depth: int = 0) -> 
         return [message(value, "user")[0]] if _is_message(value) else []
     if value.__class__ is not list:
         return []
-    out: list[Message] = []
-    plain_text = plain_text_message
-    for item in value:  # the hot path: OTel GenAI messages of text parts
-        m = plain_text(item) if item.__class__ is dict else None
-        if m is None:
-            break
-        out.append(m)
-    else:
-        return out
     if value and isinstance(value[0], list):  # LangChain batches: [[message, ...]]
         return input_messages(value[0], plain_as_user, _depth + 1)
-    out = []
+    out: list[Message] = []
     for item in value:
         if isinstance(item, dict):
             plain = plain_text_message(item)
@@ -156,6 +151,14 @@ def output_messages(value: Any, plain_as_text: bool = True) -> Output:
             out.messages.append({"role": "assistant", "content": value})
         return out
     if isinstance(value, list):
+        texts = plain_text_messages(value)
+        if texts is not None:  # the hot path: OTel GenAI messages of text parts
+            out.messages = texts
+            for item in value:
+                f = finish_reason(item.get("finish_reason"))
+                if f:
+                    out.finish_reasons.append(f)
+            return out
         for item in value:
             if isinstance(item, dict):
                 if "kind" in item and _is_pydantic(item):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from tracesieve.collector.contracts import KIND_OTHER, KIND_RETRIEVAL, CanonicalSpan
@@ -10,9 +12,9 @@ from tracesieve.collector.contracts import KIND_OTHER, KIND_RETRIEVAL, Canonical
 from ._values import loads
 from ._view import SpanView
 from ._vocab import error_type
-from .conventions import recognise
+from .conventions import MARKERS, recognise
 
-__all__ = ["IdKeys", "ResourceIds", "derive_content", "first_id", "normalise_span"]
+__all__ = ["IdKeys", "ResourceIds", "derive_content", "first_id", "normalise_span", "watched_keys"]
 
 
 class IdKeys:
@@ -24,9 +26,15 @@ class IdKeys:
         self.order = tuple(keys)
         self.present = frozenset(keys)
 
-    def first(self, attrs: dict[str, Any]) -> str:
-        """The first non-empty id among the keys, in order; ``""`` when none."""
-        return first_id(self.order, attrs) if not self.present.isdisjoint(attrs) else ""
+    def first(self, attrs: dict[str, Any], keys: AbstractSet[str] | None = None) -> str:
+        """The first non-empty id among the keys, in order; ``""`` when none.
+
+        ``keys``, if given, is the keys of ``attrs`` among a superset of these (a small set:
+        testing it is cheaper than testing the attributes).
+        """
+        if self.present.isdisjoint(attrs if keys is None else keys):
+            return ""
+        return first_id(self.order, attrs)
 
 
 class ResourceIds:
@@ -41,21 +49,39 @@ class ResourceIds:
         self.user = user_keys.first(resource)
 
 
-def normalise_span(span: CanonicalSpan, view: SpanView, ids: ResourceIds) -> None:
+def normalise_span(
+    span: CanonicalSpan, view: SpanView, ids: ResourceIds, keys: AbstractSet[str] | None = None
+) -> None:
     """Fill the canonical LLM fields of ``span`` from its decoded attributes and events.
 
     Session and user ids come from the configured keys on the span, else on its resource.
+    ``keys``, if given, is the span's attribute keys among the convention markers and the id
+    keys (see :func:`watched_keys`): read once, it spares each lookup a pass over the attributes.
     """
-    convention, extractors = recognise(view)
+    convention, extractors = recognise(view, keys)
     for extract in extractors:
         extract(span, view)
     span.convention = convention
-    derive_content(span)
-    span.error_type = _error_type(view)
-    if span.kind == KIND_OTHER and span.retrieved_documents:
+    if span.output_messages or span.input_messages:
+        derive_content(span)
+    attrs = view.attrs
+    declared = attrs.get("error.type")
+    if declared is not None or view.events:
+        span.error_type = _error_type(view)
+    if span.retrieved_documents and span.kind == KIND_OTHER:
         span.kind = KIND_RETRIEVAL
-    span.session_id = ids.session_keys.first(view.attrs) or ids.session
-    span.user_id = ids.user_keys.first(view.attrs) or ids.user
+    span.session_id = ids.session_keys.first(attrs, keys) or ids.session
+    span.user_id = ids.user_keys.first(attrs, keys) or ids.user
+
+
+@functools.lru_cache(maxsize=16)
+def watched_keys(
+    session_keys: tuple[str, ...], user_keys: tuple[str, ...], more: frozenset[str]
+) -> frozenset[str]:
+    """The keys :func:`normalise_span` looks up before it knows a span's conventions (every
+    convention's markers, the configured id keys), and ``more``: intersected once with a span's
+    attribute keys, the result answers all these lookups."""
+    return MARKERS.union(session_keys, user_keys, more)
 
 
 def derive_content(span: CanonicalSpan) -> None:
@@ -65,13 +91,17 @@ def derive_content(span: CanonicalSpan) -> None:
         if not span.output_text:
             span.output_text = outputs[0].get("content") or ""
         if not span.tool_calls:
-            span.tool_calls = [c for m in outputs for c in m.get("tool_calls", ())]
+            for m in outputs:  # most answers request no tool: no list built for them
+                if "tool_calls" in m:
+                    span.tool_calls = [c for m in outputs for c in m.get("tool_calls", ())]
+                    break
     if not span.system_instructions and span.input_messages:
         span.system_instructions = "\n".join(
-            m["content"]
-            for m in span.input_messages
-            if m.get("role") in ("system", "developer") and m["content"]
+            [m["content"] for m in span.input_messages if m.get("role") in _SYSTEM_ROLES and m["content"]]
         )
+
+
+_SYSTEM_ROLES = ("system", "developer")
 
 
 def _error_type(view: SpanView) -> str:

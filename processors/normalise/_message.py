@@ -17,7 +17,7 @@ from tracesieve.collector.contracts import Message, ToolCall
 
 from ._values import as_str, json_text
 
-__all__ = ["message", "plain_text_message", "text_of", "tool_call"]
+__all__ = ["message", "plain_text_message", "plain_text_messages", "text_of", "tool_call"]
 
 _ROLES = {
     "human": "user",
@@ -136,23 +136,53 @@ def _unwrap_langchain(d: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return d, ""
 
 
-_PLAIN_KEYS = frozenset(("role", "parts", "finish_reason"))
+def plain_text_messages(items: list[Any]) -> list[Message] | None:
+    """The hot path: OTel GenAI messages of text parts only (most lists); ``None`` if any is not.
+
+    One call for the whole list, the common one-part message checked inline; any other message
+    goes through :func:`plain_text_message`.
+    """
+    out: list[Message] = []
+    append = out.append
+    roles = _CANONICAL_ROLES
+    for d in items:
+        if d.__class__ is not dict:
+            return None
+        parts = d.get("parts")
+        if parts.__class__ is not list:
+            return None
+        role = d.get("role")
+        if role not in roles:
+            return None
+        n = len(d)  # role and parts are there: any other key may only be finish_reason
+        if n != 2 and (n != 3 or "finish_reason" not in d):
+            return None
+        if len(parts) == 1:
+            p = parts[0]
+            if p.__class__ is not dict or p.get("type") != "text":
+                return None
+            c = p.get("content")
+            if c.__class__ is not str:
+                return None
+            append({"role": role, "content": c})
+        else:
+            m = plain_text_message(d)
+            if m is None:
+                return None
+            append(m)
+    return out
 
 
 def plain_text_message(d: dict[str, Any]) -> Message | None:
-    """The hot path: an OTel GenAI message of text parts only (most messages); else ``None``."""
+    """One OTel GenAI message of text parts only as a canonical message; else ``None``."""
     parts = d.get("parts")
     if parts.__class__ is not list:
         return None
     role = d.get("role")
-    if role not in _CANONICAL_ROLES or (len(d) > 2 and not _PLAIN_KEYS.issuperset(d)):
+    if role not in _CANONICAL_ROLES:
         return None
-    if len(parts) == 1:
-        p = parts[0]
-        if p.__class__ is dict and p.get("type") == "text":
-            c = p.get("content")
-            if c.__class__ is str:
-                return {"role": role, "content": c}
+    n = len(d)  # role and parts are there: any other key may only be finish_reason
+    if n != 2 and (n != 3 or "finish_reason" not in d):
         return None
     texts = []
     for p in parts:

@@ -49,6 +49,8 @@ def as_str(value: Any) -> str:
 
 def as_int(value: Any) -> int:
     """A non-negative token count from an int, a float or a numeric string; 0 when unusable."""
+    if type(value) is int:  # the common case (bool is a subclass, not the class)
+        return value if value > 0 else 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
@@ -67,7 +69,7 @@ def as_float(value: Any) -> float | None:
     """A finite float from a number or a numeric string, else ``None``."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):  # a tuple: ``int | float`` builds a union object per call
         f = float(value)
     elif isinstance(value, str):
         try:
@@ -87,8 +89,8 @@ def as_str_list(value: Any) -> list[str]:
             value = loads(s)
         else:
             return [s] if s else []
-    if isinstance(value, list | tuple):
-        return [x for x in (as_str(v) for v in value) if x]
+    if isinstance(value, (list, tuple)):  # a tuple: ``list | tuple`` builds a union object per call
+        return [x for x in map(as_str, value) if x]
     return []
 
 

@@ -33,12 +33,13 @@ Extract = Callable[[CanonicalSpan, SpanView], None]
 class Convention:
     """One producer convention.
 
-    ``markers`` are attribute keys only this convention writes; ``hint``, if any, recognises it
-    by other means (scope or span name, key prefixes, event names). Only the extractors of the
-    conventions a span is recognised by run, so the markers and hint must cover every way into
-    ``extract``. The first convention recognised names the span's ``convention``. ``extract``
-    reads its structured sources; ``fallback``, if any, its opaque ones (raw input/output blobs),
-    which conventions.md §8 consults only after every convention's structured sources.
+    ``markers`` are attribute keys only this convention writes; ``scope_hint``, if any, recognises
+    it by the instrumentation scope's name alone (decided once per scope name), ``hint`` by other
+    means (span name, key prefixes, event names). Only the extractors of the conventions a span
+    is recognised by run, so the markers and hints must cover every way into ``extract``. The
+    first convention recognised names the span's ``convention``. ``extract`` reads its structured
+    sources; ``fallback``, if any, its opaque ones (raw input/output blobs), which conventions.md
+    §8 consults only after every convention's structured sources.
     """
 
     name: str
@@ -46,3 +47,4 @@ class Convention:
     extract: Extract
     fallback: Extract | None = None
     hint: Callable[[SpanView], bool] | None = None
+    scope_hint: Callable[[str], bool] | None = None

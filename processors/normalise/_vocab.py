@@ -13,9 +13,12 @@ from tracesieve.collector.contracts import (
     KIND_TOOL,
 )
 
+from ._values import as_str, as_str_list
+
 __all__ = [
     "error_type",
     "finish_reason",
+    "finish_reasons",
     "kind_of_operation",
     "provider",
 ]
@@ -56,6 +59,21 @@ def provider(name: str, system: str = "") -> str:
 
     ``system`` is OpenInference's ``llm.system``, which decides what ``azure`` and ``google`` mean.
     """
+    if not system:
+        known = _SEEN_PROVIDERS.get(name)
+        if known is not None:
+            return known
+        p = _provider(name, "")
+        if len(_SEEN_PROVIDERS) < 1024:  # provider names are few; bound the memo all the same
+            _SEEN_PROVIDERS[name] = p
+        return p
+    return _provider(name, system)
+
+
+_SEEN_PROVIDERS: dict[str, str] = {}  # name → provider, when there is no system to consider
+
+
+def _provider(name: str, system: str) -> str:
     p = name.strip().lower()
     if not p:
         return ""
@@ -86,12 +104,33 @@ _FINISH = {
 }
 
 
+# Values already in the vocabulary (most of them) map to themselves: one lookup, no copies.
+_CANONICAL_FINISH = {r: r for r in ("stop", "length", "content_filter", "tool_call", "error")}
+
+
 def finish_reason(value: object) -> str:
     """One finish reason in the semconv vocabulary (lower case), or empty."""
     if not isinstance(value, str):
         return ""
+    known = _CANONICAL_FINISH.get(value)
+    if known is not None:
+        return known
     r = value.strip().lower()
     return _FINISH.get(r, r)
+
+
+def finish_reasons(value: object) -> list[str]:
+    """A list of finish reasons (an array, a JSON-array text or one bare string), in the vocabulary."""
+    if value.__class__ is not list:
+        return [f for f in map(finish_reason, as_str_list(value)) if f]
+    out = []
+    for item in value:  # the common case, a string array: one pass, known values looked up once
+        f = _CANONICAL_FINISH.get(item) if item.__class__ is str else None
+        if f is None:
+            f = finish_reason(as_str(item))
+        if f:
+            out.append(f)
+    return out
 
 
 _OPERATION_KINDS = {

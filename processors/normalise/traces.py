@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from tracesieve.collector.contracts import CanonicalSpan
 
 from ._anyvalue import Truncator, decode_attributes
-from ._finish import IdKeys, ResourceIds, normalise_span
+from ._finish import IdKeys, ResourceIds, normalise_span, watched_keys
 from ._rejects import Rejects
 from ._values import as_str
 from ._view import SpanView
@@ -62,9 +63,13 @@ def normalise_traces(
     session_keys = IdKeys(config.session_id_keys)
     user_keys = IdKeys(config.user_id_keys)
     drop_content = not config.keep_content_attributes
+    watched = watched_keys(config.session_id_keys, config.user_id_keys, _CONTENT_KEYS)
     out: list[CanonicalSpan] = []
+    append = out.append
     rejects = Rejects("span")  # also carries the warnings
     for rs in request.resource_spans:
+        # One attribute map per resource, shared by all its spans: nothing downstream mutates
+        # it (the assembler and the ClickHouse rows only read it), so no per-span copy.
         resource, resource_strings = decode_attributes(rs.resource.attributes, truncate)
         service = as_str(resource.get("service.name"))
         ids = ResourceIds(resource, session_keys, user_keys)
@@ -86,17 +91,23 @@ def normalise_traces(
                     rejects.add(_id_problem(trace_id, span_id, parent_id))
                     continue
                 attrs, strings = decode_attributes(sp.attributes, truncate)
-                events, event_views = _events(sp.events, truncate) if len(sp.events) else ([], [])
+                sp_events = sp.events
+                if sp_events:  # most spans have none
+                    events, event_views = _events(sp_events, truncate)
+                else:
+                    events, event_views = [], _NO_EVENTS
+                links = sp.links
                 status = sp.status
                 kind = sp.kind
                 code = status.code
+                name = sp.name
                 # Positional: half the cost of keywords for a 40-field dataclass (the order is the
                 # contract's, which does not change).
                 span = CanonicalSpan(
                     trace_id.hex(),
                     span_id.hex(),
                     parent_id.hex() if parent_id and parent_id != _ZERO_SPAN else "",
-                    sp.name,
+                    name,
                     sp.start_time_unix_nano,
                     sp.end_time_unix_nano,
                     _SPAN_KINDS[kind] if 0 <= kind < 6 else "Unspecified",
@@ -106,48 +117,61 @@ def normalise_traces(
                     service,
                     scope_name,
                     scope_version,
-                    dict(resource_strings),
+                    resource_strings,
                     strings,
                     events,
-                    _links(sp.links, truncate) if len(sp.links) else [],
+                    _links(links, truncate) if links else [],
                 )
                 span.seq = seq
+                # The one pass over the keys: markers, id and content keys the span carries.
+                keys = watched.intersection(attrs)
                 try:
-                    normalise_span(span, SpanView(attrs, event_views, span.name, scope_name), ids)
+                    normalise_span(span, SpanView(attrs, event_views, name, scope_name), ids, keys)
                 except Exception as exc:
                     # DESIGN.md, delivery: bad input never poisons a batch. The span is kept with
                     # its OTel fields and what was extracted; the request reports it as a warning.
                     rejects.warn(f"span {span.span_id} only partly normalised ({type(exc).__name__})")
-                if drop_content and strings.keys() & _CONTENT_KEYS:
-                    _drop_content_attributes(span, strings)
-                out.append(span)
+                if drop_content:
+                    content_keys = keys & _CONTENT_KEYS
+                    if content_keys:
+                        _drop_content_attributes(span, strings, content_keys)
+                append(span)
     return out, rejects.count, rejects.message()
 
 
+# A span without events shares this one (empty, never mutated) list of event views.
+_NO_EVENTS: list[tuple[str, int, dict[str, Any]]] = []
+
 # Content attributes whose text the canonical fields hold, by the field that holds it.
-_INPUT_KEYS = (
+_INPUT_KEYS = frozenset((
     "gen_ai.input.messages", "input.value", "traceloop.entity.input", "langfuse.observation.input",
     "ai.prompt", "ai.prompt.messages", "mlflow.spanInputs", "pydantic_ai.all_messages", "gen_ai.prompt",
-)  # fmt: skip
-_OUTPUT_KEYS = (
+))  # fmt: skip
+_OUTPUT_KEYS = frozenset((
     "gen_ai.output.messages", "output.value", "traceloop.entity.output", "langfuse.observation.output",
     "ai.response.text", "mlflow.spanOutputs", "gen_ai.completion",
-)  # fmt: skip
-_CONTENT_KEYS = frozenset((*_INPUT_KEYS, *_OUTPUT_KEYS, "gen_ai.system_instructions", "gen_ai.retrieval.documents"))
+))  # fmt: skip
+_CONTENT_KEYS = frozenset(
+    (*_INPUT_KEYS, *_OUTPUT_KEYS, "gen_ai.system_instructions", "gen_ai.retrieval.documents")
+)
 
 
-def _drop_content_attributes(span: CanonicalSpan, strings: dict[str, str]) -> None:
-    """Drop attributes whose text already sits in a canonical field (``keep_content_attributes``)."""
-    if span.input_messages:
-        for key in _INPUT_KEYS:
-            strings.pop(key, None)
-    if span.output_messages or span.output_text or span.refusal:
-        for key in _OUTPUT_KEYS:
-            strings.pop(key, None)
-    if span.system_instructions:
-        strings.pop("gen_ai.system_instructions", None)
-    if span.retrieved_documents:
-        strings.pop("gen_ai.retrieval.documents", None)
+def _drop_content_attributes(span: CanonicalSpan, strings: dict[str, str], present: AbstractSet[str]) -> None:
+    """Drop attributes whose text already sits in a canonical field (``keep_content_attributes``).
+
+    ``present`` is the content keys the span carries (usually one or two).
+    """
+    for key in present:
+        if key in _INPUT_KEYS:
+            held = bool(span.input_messages)
+        elif key in _OUTPUT_KEYS:
+            held = bool(span.output_messages or span.output_text or span.refusal)
+        elif key == "gen_ai.system_instructions":
+            held = bool(span.system_instructions)
+        else:  # gen_ai.retrieval.documents
+            held = bool(span.retrieved_documents)
+        if held:
+            del strings[key]
 
 
 def _events(

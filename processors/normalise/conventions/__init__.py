@@ -9,10 +9,12 @@ Logfire, LangSmith… also write ``gen_ai.*`` keys).
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from .._view import Convention, Extract, SpanView
 from . import langfuse, langsmith, litellm, logfire, mlflow, openinference, openllmetry, otel_genai, vercel_ai
 
-__all__ = ["DETECTION", "recognise"]
+__all__ = ["DETECTION", "MARKERS", "recognise"]
 
 # §8 order of the structured sources.
 _LOOKUP: tuple[Convention, ...] = (
@@ -41,34 +43,52 @@ DETECTION: tuple[Convention, ...] = (
     openllmetry.CONVENTION,
     otel_genai.CONVENTION,
 )
-_RANK = {c.name: rank for rank, c in enumerate(DETECTION)}
-_OWNER = {key: c.name for c in DETECTION for key in c.markers}
-_HINTED = tuple(c for c in DETECTION if c.hint is not None)
-_PLANS: dict[frozenset[str], tuple[str, tuple[Extract, ...]]] = {}
+# A span's conventions as a bit mask (bit i: DETECTION[i]): cheap to build and to key a cache by.
+_BIT = {c.name: 1 << i for i, c in enumerate(DETECTION)}
+_MARKER_BITS = {key: _BIT[c.name] for c in DETECTION for key in c.markers}
+MARKERS = frozenset(_MARKER_BITS)
+"""Every convention's marker keys."""
+_HINTED = tuple((_BIT[c.name], c.hint) for c in DETECTION if c.hint is not None)
+_SCOPE_HINTED = tuple((_BIT[c.name], c.scope_hint) for c in DETECTION if c.scope_hint is not None)
+_SCOPE_MASKS: dict[str, int] = {}  # scope name → the bits its scope hints give
+_PLANS: dict[int, tuple[str, tuple[Extract, ...]]] = {}  # at most 2**9 masks
 _PLAIN: tuple[str, tuple[Extract, ...]] = ("plain", ())
 
 
-def recognise(view: SpanView) -> tuple[str, tuple[Extract, ...]]:
+def _scope_mask(scope_name: str) -> int:
+    mask = 0
+    for bit, hint in _SCOPE_HINTED:
+        if hint(scope_name):
+            mask |= bit
+    if len(_SCOPE_MASKS) >= 4096:  # scope names are few; bound the cache all the same
+        _SCOPE_MASKS.clear()
+    _SCOPE_MASKS[scope_name] = mask
+    return mask
+
+
+def _plan(mask: int) -> tuple[str, tuple[Extract, ...]]:
+    first = next(c.name for c in DETECTION if mask & _BIT[c.name])
+    plan = _PLANS[mask] = (first, tuple(ex for c, ex in _PASSES if mask & _BIT[c.name]))
+    return plan
+
+
+def recognise(view: SpanView, keys: AbstractSet[str] | None = None) -> tuple[str, tuple[Extract, ...]]:
     """The span's convention name and the extractors to run, in §8 order.
 
-    Only the conventions whose markers (or hints) the span carries are run: one dict lookup per
-    attribute decides, so an HTTP span costs no content work. A span recognised by none is
-    ``"plain"``.
+    Only the conventions whose markers (or hints) the span carries are run: one C-level set
+    intersection with the attribute keys decides, so an HTTP span costs no content work. A span
+    recognised by none is ``"plain"``. ``keys``, if given, is the span's attribute keys among a
+    superset of :data:`MARKERS` (the caller's one pass over them), else the attributes are read.
     """
-    found: set[str] = set()
-    owner = _OWNER.get
-    for key in view.attrs:
-        name = owner(key)
-        if name is not None:
-            found.add(name)
-    for c in _HINTED:
-        if c.name not in found and c.hint is not None and c.hint(view):
-            found.add(c.name)
-    if not found:
+    mask = _SCOPE_MASKS.get(view.scope_name)
+    if mask is None:
+        mask = _scope_mask(view.scope_name)
+    for key in MARKERS.intersection(view.attrs if keys is None else keys):
+        mask |= _MARKER_BITS[key]
+    for bit, hint in _HINTED:
+        if not mask & bit and hint(view):
+            mask |= bit
+    if not mask:
         return _PLAIN
-    names = frozenset(found)
-    plan = _PLANS.get(names)
-    if plan is None:  # at most 2**9 distinct sets
-        first = min(names, key=_RANK.__getitem__)
-        plan = _PLANS[names] = (first, tuple(ex for c, ex in _PASSES if c.name in names))
-    return plan
+    plan = _PLANS.get(mask)
+    return plan if plan is not None else _plan(mask)

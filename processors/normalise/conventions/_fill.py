@@ -33,10 +33,11 @@ def provider_name(span: CanonicalSpan, name: Any, system: Any = "") -> None:
 
 
 def models(span: CanonicalSpan, request: Any = None, response: Any = None) -> None:
-    if not span.request_model:
-        span.request_model = as_str(request)
-    if not span.response_model:
-        span.response_model = as_str(response)
+    # Plain strings (nearly all model names) are taken as they are, without a call.
+    if request is not None and not span.request_model:
+        span.request_model = request if request.__class__ is str else as_str(request)
+    if response is not None and not span.response_model:
+        span.response_model = response if response.__class__ is str else as_str(response)
 
 
 def tokens(span: CanonicalSpan, input_tokens: Any = None, output_tokens: Any = None) -> None:

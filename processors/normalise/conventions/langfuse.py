@@ -44,8 +44,8 @@ MARKERS = frozenset(
 )
 
 
-def _hint(view: SpanView) -> bool:
-    return view.scope_name == "langfuse-sdk"
+def _scope_hint(scope_name: str) -> bool:
+    return scope_name == "langfuse-sdk"
 
 
 def extract(span: CanonicalSpan, view: SpanView) -> None:
@@ -84,4 +84,4 @@ def fallback(span: CanonicalSpan, view: SpanView) -> None:
         raw_io(span, inp, out)
 
 
-CONVENTION = Convention("langfuse", MARKERS, extract, fallback, _hint)
+CONVENTION = Convention("langfuse", MARKERS, extract, fallback, scope_hint=_scope_hint)

@@ -36,12 +36,16 @@ _CALL_TYPES = {
 MARKERS = frozenset(("litellm.call_id", "hidden_params"))
 
 
+def _scope_hint(scope_name: str) -> bool:
+    return scope_name == "litellm"
+
+
 def _hint(view: SpanView) -> bool:
-    return view.scope_name == "litellm" or view.name in _SPAN_NAMES
+    return view.name in _SPAN_NAMES
 
 
 def extract(span: CanonicalSpan, view: SpanView) -> None:
-    if MARKERS.isdisjoint(view.attrs) and not _hint(view):
+    if MARKERS.isdisjoint(view.attrs) and not _hint(view) and not _scope_hint(view.scope_name):
         return
     a = view.attrs
     call_type = a.get("llm.request.type")
@@ -51,4 +55,4 @@ def extract(span: CanonicalSpan, view: SpanView) -> None:
         span.status_message = as_str(a.get("error.message"))
 
 
-CONVENTION = Convention("litellm", MARKERS, extract, hint=_hint)
+CONVENTION = Convention("litellm", MARKERS, extract, hint=_hint, scope_hint=_scope_hint)

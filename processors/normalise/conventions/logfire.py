@@ -36,8 +36,8 @@ MARKERS = frozenset(
 )
 
 
-def _hint(view: SpanView) -> bool:
-    return view.scope_name.startswith(("pydantic-ai", "pydantic_ai", "logfire"))
+def _scope_hint(scope_name: str) -> bool:
+    return scope_name.startswith(("pydantic-ai", "pydantic_ai", "logfire"))
 
 
 def extract(span: CanonicalSpan, view: SpanView) -> None:
@@ -108,4 +108,4 @@ def _request_response(span: CanonicalSpan, a: dict[str, Any]) -> None:
         _fill.outputs(span, output_messages(response))
 
 
-CONVENTION = Convention("logfire", MARKERS, extract, hint=_hint)
+CONVENTION = Convention("logfire", MARKERS, extract, scope_hint=_scope_hint)

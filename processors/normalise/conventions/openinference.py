@@ -9,6 +9,7 @@ where the OpenAI instrumentation keeps the raw request and response JSON: the on
 
 from __future__ import annotations
 
+from operator import methodcaller
 from typing import Any
 
 from tracesieve.collector.contracts import KIND_EMBEDDING, CanonicalSpan, Message
@@ -44,6 +45,8 @@ _PREFIXES = (
     "llm.choices.",
 )
 
+_INDEXED = methodcaller("startswith", _PREFIXES)
+
 
 # Every key that lets extract() in: markers double as the gate that skips unrelated spans.
 MARKERS = frozenset(("openinference.span.kind", "llm.model_name", "llm.input_messages.0.message.role"))
@@ -77,10 +80,9 @@ def extract(span: CanonicalSpan, view: SpanView) -> None:
     if reason and not span.finish_reasons:
         span.finish_reasons = [reason]
     groups: dict[str, dict[str, Any]] = {}
-    for key, value in a.items():
-        if key.startswith(_PREFIXES):
-            head, rest = _split(key)
-            groups.setdefault(head, {})[rest] = value
+    for key in filter(_INDEXED, a):  # the scan over every key runs in C
+        head, rest = _split(key)
+        groups.setdefault(head, {})[rest] = a[key]
     if groups:
         _flattened(span, groups, a)
 

@@ -64,8 +64,12 @@ MARKERS = frozenset(
 )
 
 
+def _scope_hint(scope_name: str) -> bool:
+    return scope_name == "traceloop.tracer"
+
+
 def _hint(view: SpanView) -> bool:
-    return view.scope_name == "traceloop.tracer" or any(e[0] in _DB_RESULTS for e in view.events)
+    return bool(view.events) and any(e[0] in _DB_RESULTS for e in view.events)
 
 
 def extract(span: CanonicalSpan, view: SpanView) -> None:
@@ -135,4 +139,4 @@ def fallback(span: CanonicalSpan, view: SpanView) -> None:
         raw_io(span, ei, eo)
 
 
-CONVENTION = Convention("openllmetry", MARKERS, extract, fallback, _hint)
+CONVENTION = Convention("openllmetry", MARKERS, extract, fallback, _hint, _scope_hint)

@@ -8,15 +8,17 @@ or structured), the ``gen_ai.client.inference.operation.details`` span event, th
 
 from __future__ import annotations
 
+from operator import methodcaller
+
 from tracesieve.collector.contracts import KIND_TOOL, CanonicalSpan
 
 from .._content import input_messages, output_messages, system_text
 from .._documents import documents
 from .._events import CHOICE, COMPLETION, DETAILS, MESSAGE_ROLES, PROMPT, fold_messages, span_event_body
 from .._message import text_of
-from .._values import as_str, as_str_list, loads_or_text
+from .._values import as_str, loads_or_text
 from .._view import Convention, SpanView
-from .._vocab import finish_reason
+from .._vocab import finish_reasons
 from . import _fill
 
 __all__ = ["CONVENTION", "extract"]
@@ -26,9 +28,13 @@ MARKERS = frozenset(
 )
 
 
+# map() with a method caller: the scan over the span's keys runs in C, not one bytecode loop a key.
+_GEN_AI = methodcaller("startswith", "gen_ai.")
+
+
 def _hint(view: SpanView) -> bool:
-    return any(k.startswith("gen_ai.") for k in view.attrs) or any(
-        e[0].startswith("gen_ai.") for e in view.events
+    return any(map(_GEN_AI, view.attrs)) or (
+        bool(view.events) and any(e[0].startswith("gen_ai.") for e in view.events)
     )
 
 
@@ -42,8 +48,9 @@ def extract(span: CanonicalSpan, view: SpanView) -> None:
         _fill.operation(span, op.lower() if isinstance(op, str) else op)
     _fill.provider_name(span, g("gen_ai.provider.name") or g("gen_ai.system"))
     _fill.models(span, g("gen_ai.request.model"), g("gen_ai.response.model"))
-    if not span.response_id:
-        span.response_id = as_str(g("gen_ai.response.id"))
+    value = g("gen_ai.response.id")
+    if value is not None and not span.response_id:
+        span.response_id = as_str(value)
     _fill.tokens(
         span,
         g("gen_ai.usage.input_tokens", g("gen_ai.usage.prompt_tokens")),
@@ -51,7 +58,7 @@ def extract(span: CanonicalSpan, view: SpanView) -> None:
     )
     reasons = g("gen_ai.response.finish_reasons")
     if reasons is not None and not span.finish_reasons:
-        span.finish_reasons = [f for f in map(finish_reason, as_str_list(reasons)) if f]
+        span.finish_reasons = finish_reasons(reasons)
     value = g("gen_ai.system_instructions")
     if value is not None and not span.system_instructions:
         span.system_instructions = system_text(value)
