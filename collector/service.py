@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ class Service:
             )
         self._started = False
         self._closed = False
+        self._gc_threshold: tuple[int, int, int] | None = None
 
     async def _readonly_query(self, sql: str, params: dict[str, Any] | None) -> tuple[list[str], Any]:
         return await self.sink.query(sql, params, readonly=True)
@@ -57,6 +59,7 @@ class Service:
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await self.pipeline.start()
+        self._tune_gc()
         try:
             if self.admin is not None:
                 await self.admin.start()
@@ -77,6 +80,21 @@ class Service:
             self.config.sinks.clickhouse.dsn,
         )
 
+    def _tune_gc(self) -> None:
+        # Spans are acyclic and die young; what lives long is start-up state. Freezing it and
+        # collecting the young generation less often keeps the collector off the hot path.
+        threshold = self.config.service.gc_gen0_threshold
+        if threshold:
+            self._gc_threshold = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(threshold, *self._gc_threshold[1:])
+
+    def _restore_gc(self) -> None:
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            gc.unfreeze()
+            self._gc_threshold = None
+
     async def aclose(self, timeout_s: float | None = None) -> None:
         if self._closed:
             return
@@ -92,6 +110,7 @@ class Service:
         if self.admin is not None:
             await self.admin.aclose(deadline)
         await self.pipeline.aclose(deadline)
+        self._restore_gc()
 
     async def __aenter__(self) -> Service:
         await self.start()
