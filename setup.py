@@ -4,7 +4,7 @@
 never drops generic top-level names such as ``collector`` into site-packages.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 _FOLDERS = ("collector", "processors", "sinks", "evals")
 
@@ -13,11 +13,13 @@ packages = ["tracesieve"]
 for folder in _FOLDERS:
     package_dir[f"tracesieve.{folder}"] = folder
     packages.append(f"tracesieve.{folder}")
-    packages += [f"tracesieve.{folder}.{sub}" for sub in find_packages(folder)]
+    # Namespace discovery also finds data-only folders such as sinks/clickhouse/migrations.
+    packages += [
+        f"tracesieve.{folder}.{sub}" for sub in find_namespace_packages(folder, exclude=["*__pycache__*"])
+    ]
 
 setup(
     package_dir=package_dir,
     packages=packages,
-    package_data={"tracesieve.sinks": ["clickhouse/migrations/*.sql"], "tracesieve.collector": ["**/*.html"]},
-    include_package_data=True,
+    package_data={"tracesieve.sinks.clickhouse.migrations": ["*.sql"]},
 )
