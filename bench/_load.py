@@ -23,7 +23,7 @@ _QUESTIONS = [
 ]
 
 
-def _kv(key: str, value: object) -> KeyValue:
+def _kv(key: str, value: str | int | float | list[str]) -> KeyValue:
     any_value = AnyValue()
     if isinstance(value, bool):
         any_value.bool_value = value
@@ -31,8 +31,10 @@ def _kv(key: str, value: object) -> KeyValue:
         any_value.int_value = value
     elif isinstance(value, float):
         any_value.double_value = value
+    elif isinstance(value, list):
+        any_value.array_value.values.extend(AnyValue(string_value=s) for s in value)
     else:
-        any_value.string_value = str(value)
+        any_value.string_value = value
     return KeyValue(key=key, value=any_value)
 
 

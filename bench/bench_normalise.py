@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from tracesieve.processors.normalise import NormaliseConfig, normalise_traces
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import genai_request
+from _load import _kv, genai_request
 
 CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "captures"
 Normalise = Callable[[ExportTraceServiceRequest, NormaliseConfig], Any]
@@ -71,21 +71,6 @@ ANSWER = (
     "I'm sorry about the broken zip. Since the item was defective, the shipping costs will be refunded "
     "too. Please reply with your order number and a photo of the zip, and I will open a ticket for you."
 )
-
-
-def _kv(key: str, value: str | int | float | list[str]) -> KeyValue:
-    v = AnyValue()
-    if isinstance(value, str):
-        v.string_value = value
-    elif isinstance(value, bool):
-        v.bool_value = value
-    elif isinstance(value, int):
-        v.int_value = value
-    elif isinstance(value, float):
-        v.double_value = value
-    else:
-        v.array_value.values.extend(AnyValue(string_value=s) for s in value)
-    return KeyValue(key=key, value=v)
 
 
 def chat_span_attributes(i: int) -> list[KeyValue]:

@@ -16,37 +16,25 @@ from urllib.parse import urlparse
 
 import aiohttp
 import grpc
-from google.protobuf import json_format
 from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+# The receivers' own codec: replayed JSON is decoded exactly as the collector decodes it.
+from tracesieve.collector.receivers._codec import (
+    JSON,
+    LOGS,
+    METRICS,
+    PROTOBUF,
+    TRACES,
+    Signal,
+    decode_request,
 )
 
 __all__ = ["ReplayFile", "ReplayResult", "discover", "replay"]
 
-SIGNALS = ("traces", "logs", "metrics")
-_GRPC_METHODS: dict[str, tuple[str, type[Message]]] = {
-    "traces": ("/opentelemetry.proto.collector.trace.v1.TraceService/Export", ExportTraceServiceResponse),
-    "logs": ("/opentelemetry.proto.collector.logs.v1.LogsService/Export", ExportLogsServiceResponse),
-    "metrics": (
-        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-        ExportMetricsServiceResponse,
-    ),
-}
-_REQUEST_TYPES: dict[str, type[Message]] = {
-    "traces": ExportTraceServiceRequest,
-    "logs": ExportLogsServiceRequest,
-    "metrics": ExportMetricsServiceRequest,
-}
+_SIGNALS: dict[str, Signal] = {signal.name: signal for signal in (TRACES, LOGS, METRICS)}
+SIGNALS = tuple(_SIGNALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,34 +81,11 @@ def _load(item: ReplayFile) -> Message:
     data = item.path.read_bytes()
     if item.path.name.endswith(".gz"):
         data = gzip.decompress(data)
-    message = _REQUEST_TYPES[item.signal]()
-    if item.encoding == "json":
-        json_format.Parse(_hex_ids_to_base64(data), message, ignore_unknown_fields=True)
-    else:
-        message.ParseFromString(data)
+    message, _raw = decode_request(_SIGNALS[item.signal], data, JSON if item.encoding == "json" else PROTOBUF)
     return message
 
 
-def _hex_ids_to_base64(data: bytes) -> str:
-    import base64
-    import json
-
-    def walk(node: object) -> object:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("traceId", "spanId", "parentSpanId") and isinstance(value, str):
-                    node[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-        return node
-
-    return json.dumps(walk(json.loads(data)))
-
-
-def _count(message: Message, signal: str) -> int:
+def _count(message: Message) -> int:
     if isinstance(message, ExportTraceServiceRequest):
         return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
     if isinstance(message, ExportLogsServiceRequest):
@@ -128,14 +93,8 @@ def _count(message: Message, signal: str) -> int:
     return 0
 
 
-def _rejected(response: Message) -> int:
-    partial = getattr(response, "partial_success", None)
-    if partial is None:
-        return 0
-    for name in ("rejected_spans", "rejected_log_records", "rejected_data_points"):
-        if hasattr(partial, name):
-            return int(getattr(partial, name))
-    return 0
+def _rejected(response: Message, signal: Signal) -> int:
+    return int(getattr(response.partial_success, signal.rejected_field))  # type: ignore[attr-defined]
 
 
 async def replay(
@@ -156,11 +115,11 @@ async def replay(
         async with grpc.aio.insecure_channel(target) as channel:
             for item in files:
                 message = _load(item)
-                method, response_type = _GRPC_METHODS[item.signal]
+                signal = _SIGNALS[item.signal]
                 call = channel.unary_unary(
-                    method,
+                    f"/{signal.grpc_service}/Export",
                     request_serializer=lambda m: m.SerializeToString(),
-                    response_deserializer=response_type.FromString,
+                    response_deserializer=signal.response_type.FromString,
                 )
                 try:
                     response = await call(
@@ -172,9 +131,9 @@ async def replay(
                 except grpc.aio.AioRpcError as exc:
                     result.failures.append(f"{item.path}: {exc.code().name} {exc.details()}")
                 else:
-                    result.rejected += _rejected(response)
+                    result.rejected += _rejected(response, signal)
                 result.sent += 1
-                result.items += _count(message, item.signal)
+                result.items += _count(message)
                 if callback:
                     callback(item)
         return result
@@ -194,10 +153,10 @@ async def replay(
                 if resp.status != 200:
                     result.failures.append(f"{item.path}: HTTP {resp.status} {payload[:200]!r}")
                 else:
-                    response_type = _GRPC_METHODS[item.signal][1]
-                    result.rejected += _rejected(response_type.FromString(payload))
+                    signal = _SIGNALS[item.signal]
+                    result.rejected += _rejected(signal.response_type.FromString(payload), signal)
             result.sent += 1
-            result.items += _count(message, item.signal)
+            result.items += _count(message)
             if callback:
                 callback(item)
     return result

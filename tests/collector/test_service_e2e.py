@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from tracesieve.collector.config import load_config
-from tracesieve.collector.replay import discover, replay
+from tracesieve.collector.replay import ReplayFile, discover, replay
 from tracesieve.collector.service import Service
 
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "captures"
@@ -172,6 +172,14 @@ async def test_resent_requests_add_no_rows(make_service: MakeService) -> None:
     assert before > 0
     again = await replay(files, endpoint, gzip_body=True)
     assert again.failures == []
+    # The same requests once more, from their OTLP/JSON files and over gRPC.
+    as_json = [
+        ReplayFile(f.path.with_name(f.path.name.removesuffix(".pb") + ".otlp.json"), f.signal, "json")
+        for f in files
+    ]
+    assert service.grpc is not None
+    third = await replay(as_json, f"grpc://127.0.0.1:{service.grpc.port}")
+    assert third.failures == [] and third.items == first.items
     assert await service.pipeline.wait_stored()
     assert len(await rows(service)) == before
     database = service.config.sinks.clickhouse.database
