@@ -27,12 +27,16 @@ __all__ = [
     "SPAN_KINDS",
     "CanonicalSpan",
     "Component",
+    "Feedback",
+    "FlaggedSpan",
     "LogEvent",
     "Message",
     "OtlpConsumer",
     "PartialResult",
     "RetrievedDocument",
+    "Signal",
     "SpanConsumer",
+    "SpanRef",
     "ToolCall",
 ]
 
@@ -141,6 +145,102 @@ class LogEvent:
     seq: int = 0
 
 
+class SpanRef(NamedTuple):
+    """Where a signal or a piece of feedback lands: one span, with its trace and session."""
+
+    session_id: str
+    trace_id: str
+    span_id: str
+    time_ns: int  # the span's end (event time)
+    service_name: str = ""
+
+
+@dataclass(slots=True)
+class Signal:
+    """One failure signal: ``(signal, category, score 0..1, evidence)`` on one span.
+
+    ``evidence`` is JSON-able and names the spans and values that triggered the signal, so a
+    reviewer can see why. ``(span_id, signal)`` identifies a signal: emitting it again (a
+    re-evaluated turn, a replay after a crash) replaces the row rather than adding one.
+    ``time_ns`` is the event time of the span the signal is on (its end).
+    """
+
+    signal: str
+    category: str
+    score: float
+    evidence: dict[str, Any]
+    session_id: str
+    trace_id: str
+    span_id: str
+    time_ns: int
+    service_name: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.span_id, self.signal)
+
+
+@dataclass(slots=True)
+class Feedback:
+    """A piece of feedback about an answer: from ``POST /v1/feedback``, a ``gen_ai.evaluation.result``
+    event (log record or span event) or OpenInference annotation attributes.
+
+    It names its target by one of ``span_id``, ``trace_id``, ``response_id`` or ``session_id``
+    (the most precise one given wins when joining). ``score`` is as sent (any scale) and
+    ``thumbs`` is ``"up"``, ``"down"`` or ``""``; whether it is negative is the
+    ``negative_feedback`` detector's call. ``feedback_id`` is stable: the id the sender gave,
+    or a hash of the content, so a resent piece of feedback is stored once.
+    """
+
+    feedback_id: str
+    time_ns: int
+    source: str  # "api", "otel_event", "span_event", "openinference"
+    name: str = ""  # evaluation / annotation name, e.g. "user_feedback", "relevance"
+    span_id: str = ""
+    trace_id: str = ""
+    response_id: str = ""
+    session_id: str = ""
+    user_id: str = ""
+    thumbs: str = ""
+    score: float | None = None
+    label: str = ""
+    comment: str = ""
+    ticket_id: str = ""
+    annotator: str = ""  # "human", "llm", "code" or ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+
+
+@dataclass(slots=True)
+class FlaggedSpan:
+    """A turn whose combined signal score passed the flag threshold, with what a reviewer needs.
+
+    ``span_id`` is the turn's answer span (the span the reviewer judges); ``signals`` lists every
+    signal on the turn, ``evidence`` maps each to its evidence. Written again, with a newer
+    ``updated_ns``, whenever the turn gets another signal.
+    """
+
+    time_ns: int
+    session_id: str
+    trace_id: str
+    span_id: str
+    flag_score: float
+    signals: list[str]
+    categories: list[str]
+    evidence: dict[str, Any]
+    service_name: str = ""
+    user_id: str = ""
+    turn_index: int = -1
+    model: str = ""
+    user_message: str = ""
+    output_text: str = ""
+    input_messages: list[Message] = field(default_factory=list)
+    retrieved_documents: list[RetrievedDocument] = field(default_factory=list)
+    # Earlier turns of the session, oldest first: [{"trace_id", "user", "assistant"}].
+    session_context: list[dict[str, str]] = field(default_factory=list)
+    updated_ns: int = 0
+
+
 @runtime_checkable
 class Component(Protocol):
     """Anything with a life cycle: started downstream-first, closed upstream-first."""
@@ -194,3 +294,12 @@ class OtlpConsumer(Protocol):
     async def consume_traces(self, request: ExportTraceServiceRequest, raw: bytes) -> PartialResult: ...
 
     async def consume_logs(self, request: ExportLogsServiceRequest, raw: bytes) -> PartialResult: ...
+
+    async def consume_feedback(self, items: list[Feedback], raw: bytes) -> PartialResult:
+        """Feedback posted to ``POST /v1/feedback``, already validated (``source="api"``).
+
+        ``raw`` is its canonical JSON encoding (``receivers.otlp_http.feedback``'s
+        ``encode_feedback_record``; ``decode_feedback_record`` gives ``items`` back), for the
+        ingest log. Returns once the feedback is durable, like the other methods.
+        """
+        ...

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from tracesieve.collector.contracts import PartialResult
+from tracesieve.collector.contracts import Feedback, PartialResult
 
 __all__ = ["MemoryConsumer"]
 
@@ -29,6 +29,7 @@ class MemoryConsumer:
     def __init__(self) -> None:
         self.traces: list[tuple[ExportTraceServiceRequest, bytes]] = []
         self.logs: list[tuple[ExportLogsServiceRequest, bytes]] = []
+        self.feedback: list[tuple[list[Feedback], bytes]] = []
         self.result = PartialResult()
         self.error: BaseException | None = None
         self.failures_left: int | None = None  # None: every call fails while ``error`` is set
@@ -81,6 +82,11 @@ class MemoryConsumer:
             for record in scope_logs.log_records
         ]
 
+    @property
+    def feedback_items(self) -> list[Feedback]:
+        """Every piece of feedback received, in order."""
+        return [item for items, _ in self.feedback for item in items]
+
     async def _call(self) -> PartialResult:
         self.calls += 1
         self.inflight += 1
@@ -104,4 +110,9 @@ class MemoryConsumer:
     async def consume_logs(self, request: ExportLogsServiceRequest, raw: bytes) -> PartialResult:
         result = await self._call()
         self.logs.append((request, raw))
+        return result
+
+    async def consume_feedback(self, items: list[Feedback], raw: bytes) -> PartialResult:
+        result = await self._call()
+        self.feedback.append((items, raw))
         return result

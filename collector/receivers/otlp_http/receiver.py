@@ -1,4 +1,5 @@
-"""OTLP/HTTP receiver: ``POST /v1/traces``, ``/v1/logs``, ``/v1/metrics`` on one aiohttp server.
+"""OTLP/HTTP receiver: ``POST /v1/traces``, ``/v1/logs``, ``/v1/metrics`` on one aiohttp server,
+and ``POST /v1/feedback`` (app-side feedback as JSON, :mod:`.feedback`).
 
 Follows the OTLP spec (conventions §7c): protobuf or JSON chosen by ``Content-Type`` and
 answered in the same type; gzip/deflate bodies capped after decompression (413); every 4xx/5xx
@@ -37,6 +38,7 @@ from tracesieve.collector.receivers._codec import (
 )
 from tracesieve.collector.receivers._common import InflightLimiter, dispatch
 from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
+from tracesieve.collector.receivers.otlp_http.feedback import FEEDBACK_PATH, FeedbackRoute, failure_response
 from tracesieve.collector.receivers.status import Failure, translate
 
 __all__ = ["OTLP_ROUTES", "Handler", "OtlpHttpReceiver"]
@@ -58,8 +60,9 @@ _CLEANUP_TIMEOUT_S: Final = 0.1
 class OtlpHttpReceiver:
     """Serves OTLP/HTTP on ``config.endpoint`` and hands decoded requests to ``consumer``.
 
-    Add routes (e.g. ``POST /v1/feedback``) with :meth:`add_route` before :meth:`start`; they
-    share the port, the drain on :meth:`aclose` and the 404/405 answers.
+    ``POST /v1/feedback`` is always served (to ``consumer.consume_feedback``). Add more routes
+    with :meth:`add_route` before :meth:`start`; they share the port, the drain on
+    :meth:`aclose` and the 404/405 answers.
     """
 
     def __init__(self, config: OtlpHttpConfig, consumer: OtlpConsumer) -> None:
@@ -78,6 +81,9 @@ class OtlpHttpReceiver:
         self._close_lock = asyncio.Lock()
         for path, signal in OTLP_ROUTES.items():
             self._app.router.add_post(path, self._export_handler(signal))
+        # App-side feedback shares the port, limits and drain (DESIGN.md, Interfaces: ports).
+        feedback = FeedbackRoute(config, consumer, self._limiter, self._read_body)
+        self._app.router.add_post(FEEDBACK_PATH, feedback.handle)
 
     @property
     def app(self) -> web.Application:
@@ -155,7 +161,10 @@ class OtlpHttpReceiver:
             failure = translate(
                 RetryableError("receiver shutting down"), retry_after_s=self._config.retry_after_s
             )
-            response = self._failure_response(failure, _response_media(request))
+            if request.path == FEEDBACK_PATH:
+                response = failure_response(failure)
+            else:
+                response = self._failure_response(failure, _response_media(request))
             response.force_close()
             return response
         self._active += 1

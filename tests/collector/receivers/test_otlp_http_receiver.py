@@ -424,15 +424,16 @@ async def test_routes_can_be_added_before_start(
 ) -> None:
     receiver = OtlpHttpReceiver(OtlpHttpConfig(endpoint="127.0.0.1:0"), consumer)
 
-    async def feedback(request: web.Request) -> web.Response:
+    async def echo(request: web.Request) -> web.Response:
         return web.json_response({"got": await request.json()})
 
-    receiver.add_route("POST", "/v1/feedback", feedback)
+    # /v1/feedback is the receiver's own route (test_feedback_route.py); any other path works.
+    receiver.add_route("POST", "/v1/echo", echo)
     await receiver.start()
     try:
-        async with session.post(url(receiver, "/v1/feedback"), json={"score": -1}) as resp:
+        async with session.post(url(receiver, "/v1/echo"), json={"score": -1}) as resp:
             assert (resp.status, await resp.json()) == (200, {"got": {"score": -1}})
         with pytest.raises(RuntimeError):
-            receiver.add_route("GET", "/late", feedback)
+            receiver.add_route("GET", "/late", echo)
     finally:
         await receiver.aclose(time.monotonic() + 5)

@@ -111,7 +111,7 @@ def log_request(*records: dict[str, Any]) -> ExportLogsServiceRequest:
 
 
 def log_events(*records: dict[str, Any]) -> list[LogEvent]:
-    out, rejected, message = normalise_logs(log_request(*records), CONFIG)
+    out, _feedback, rejected, message = normalise_logs(log_request(*records), CONFIG)
     assert rejected == 0, message
     return out
 

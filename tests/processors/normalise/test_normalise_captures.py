@@ -274,8 +274,8 @@ JOINED_FIELDS = ("input_messages", "output_messages", "output_text", "finish_rea
 
 
 def test_logs_are_the_operation_details_events() -> None:
-    events, rejected, message = normalise_logs(read_logs(OTEL), CONFIG)
-    assert (len(events), rejected, message) == (10, 0, "")
+    events, feedback, rejected, message = normalise_logs(read_logs(OTEL), CONFIG)
+    assert (len(events), feedback, rejected, message) == (10, [], 0, "")
     chats = {s.span_id: s for s in spans_of(OTEL) if s.kind == "llm"}
     assert {e.span_id for e in events} == set(chats)
     for e in events:
@@ -302,7 +302,7 @@ def _event_only_spans() -> list[CanonicalSpan]:
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_joined_log_records_give_the_span_content(reverse: bool) -> None:
-    events, _, _ = normalise_logs(read_logs(OTEL), CONFIG)
+    events, _, _, _ = normalise_logs(read_logs(OTEL), CONFIG)
     spans = {s.span_id: s for s in _event_only_spans()}
     with_content = {s.span_id: s for s in spans_of(OTEL)}
     chats = [s for s in spans.values() if s.kind == "llm"]

@@ -19,6 +19,8 @@ def test_public_api() -> None:
     assert normalise_pkg.__all__ == [
         "NormaliseConfig",
         "apply_log_event",
+        "extract_feedback",
+        "feedback_from_log_event",
         "normalise_logs",
         "normalise_traces",
     ]
@@ -295,13 +297,13 @@ def test_logs_validation_and_filtering() -> None:
             "attrs": {"k": [1, {"a": b"x"}]},
         },
     )
-    events, rejected, message = normalise_logs(request, NormaliseConfig(), seq=4)
+    events, feedback, rejected, message = normalise_logs(request, NormaliseConfig(), seq=4)
     assert [(e.name, e.time_ns, e.body) for e in events] == [
         ("gen_ai.user.message", 7, {"content": "hi"}),
         ("gen_ai.choice", 11, {"index": 0}),
         ("gen_ai.client.inference.operation.details", 0, None),
     ]
-    assert events[2].attributes == {"k": [1, {"a": b"x"}]}
+    assert events[2].attributes == {"k": [1, {"a": b"x"}]} and feedback == []
     assert {(e.trace_id, e.span_id, e.seq) for e in events} == {(TRACE_ID.hex(), span_id.hex(), 4)}
     assert (rejected, message) == (
         2,
@@ -351,6 +353,6 @@ def test_odd_log_events_never_raise() -> None:
 
 
 def log_events_of(records: list[dict[str, Any]]) -> list[Any]:
-    events, rejected, _ = normalise_logs(log_request(*records), NormaliseConfig())
+    events, _, rejected, _ = normalise_logs(log_request(*records), NormaliseConfig())
     assert rejected == 0
     return events
