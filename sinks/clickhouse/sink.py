@@ -25,17 +25,27 @@ import logging
 import time
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
-from tracesieve.collector.contracts import CanonicalSpan
+from tracesieve.collector.contracts import CanonicalSpan, Feedback, FlaggedSpan, Signal, SpanRef
 from tracesieve.collector.errors import OverloadedError, PermanentError, RetryableError
 
 from ._dedupe import RecentKeys, span_key
 from ._tables import apply_table_options, preload_keys
 from .config import ClickHouseSinkConfig
 from .errors import classify
+from .finding_rows import (
+    FEEDBACK_COLUMNS,
+    FLAGGED_COLUMNS,
+    SIGNAL_COLUMNS,
+    feedback_rows,
+    flagged_rows,
+    signal_rows,
+)
+from .lookup import StoredTarget, find_feedback_target, load_pending_feedback
 from .migrate import migrate
 from .rows import COLUMN_NAMES, INSERT_FORMAT, INSERT_SETTINGS, build_rows
 from .store import Connection, QueryResult, connect, run_query
@@ -45,6 +55,8 @@ __all__ = ["ClickHouseSink", "SinkStats"]
 logger = logging.getLogger(__name__)
 
 _OVERLOAD_RETRY_AFTER_S = 1.0
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -334,6 +346,72 @@ class ClickHouseSink:
             settings=INSERT_SETTINGS,
             fmt=INSERT_FORMAT,
         )
+
+    # -- findings -----------------------------------------------------------------------------
+
+    async def write_findings(
+        self,
+        signals: list[Signal],
+        flagged: list[FlaggedSpan],
+        feedback: list[tuple[Feedback, SpanRef | None]],
+    ) -> None:
+        """Write signals, flagged turns and feedback rows; returns once durable.
+
+        One INSERT per non-empty table. All three tables are ReplacingMergeTrees keyed by the
+        row's identity, so writing a row again (a retry, a replay) does not add one. Raises the
+        classified error.
+        """
+        if not (signals or flagged or feedback):
+            return
+        if self._writer is None or self._closed:
+            raise RetryableError(f"ClickHouse sink {self.component_id} is not running")
+        now_ns = time.time_ns()
+        db = self.config.database
+        inserts = [
+            (f"{db}.signals", SIGNAL_COLUMNS, signal_rows(signals, now_ns) if signals else b""),
+            (f"{db}.flagged_spans", FLAGGED_COLUMNS, flagged_rows(flagged) if flagged else b""),
+            (f"{db}.feedback", FEEDBACK_COLUMNS, feedback_rows(feedback, now_ns) if feedback else b""),
+        ]
+
+        def insert(client: Client) -> None:
+            for table, columns, body in inserts:
+                if body:
+                    client.raw_insert(
+                        table,
+                        column_names=columns,
+                        insert_block=body,
+                        settings=INSERT_SETTINGS,
+                        fmt=INSERT_FORMAT,
+                    )
+
+        try:
+            await self._writer.run(insert)
+        except Exception as exc:
+            err = classify(exc)
+            logger.warning("%s: INSERT of findings failed: %s", self.component_id, err.reason)
+            if err is exc:
+                raise
+            raise err from exc
+
+    async def find_feedback_target(self, item: Feedback) -> StoredTarget | None:
+        """The stored span that ``item`` names (see :mod:`.lookup`), or None."""
+        return await self._read(lambda client: find_feedback_target(client, item))
+
+    async def load_pending_feedback(self, since_ns: int, limit: int) -> list[Feedback]:
+        """Feedback stored since ``since_ns`` that still waits for its target span."""
+        return await self._read(lambda client: load_pending_feedback(client, since_ns, limit))
+
+    async def _read(self, fn: Callable[[Client], T]) -> T:
+        if self._writer is None or self._closed:
+            raise RetryableError(f"ClickHouse sink {self.component_id} is not running")
+        try:
+            # The writer connection: it sees every row this sink wrote, and reads are rare.
+            return await self._writer.run(fn)
+        except Exception as exc:
+            err = classify(exc)
+            if err is exc:
+                raise
+            raise err from exc
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -86,8 +86,39 @@ def table_info(client: Client, database: str, table: str) -> dict[str, str]:
     return {"engine": engine, "sorting_key": sorting_key, "partition_key": partition_key, "full": engine_full}
 
 
+ALL = ["0001_spans.sql", "0002_signals.sql"]
+
+# DESIGN.md's storage contract for the findings tables (more columns are welcome).
+EXPECTED_SIGNALS_COLUMNS = {
+    "Timestamp": "DateTime64(9)", "SessionId": "String", "TraceId": "String", "SpanId": "String",
+    "ServiceName": LC, "Signal": LC, "Category": LC, "Score": "Float32", "Evidence": "String",
+    "DetectedAt": "DateTime64(3)",
+}  # fmt: skip
+EXPECTED_FLAGGED_COLUMNS = {
+    "Timestamp": "DateTime64(9)", "SessionId": "String", "TraceId": "String", "SpanId": "String",
+    "ServiceName": LC, "UserId": "String", "TurnIndex": "Int32", "FlagScore": "Float32",
+    "Signals": f"Array({LC})", "Categories": f"Array({LC})", "Evidence": "String", "Model": LC,
+    "UserMessage": "String", "OutputText": "String", "InputMessages": "String",
+    "RetrievedDocuments": "String", "SessionContext": "String", "UpdatedAt": "DateTime64(3)",
+}  # fmt: skip
+
+
+def test_findings_tables_have_the_contract_columns(client: Client, database_name: str) -> None:
+    migrate(client, database_name)
+    assert columns(client, database_name, "signals") == EXPECTED_SIGNALS_COLUMNS
+    assert columns(client, database_name, "flagged_spans") == EXPECTED_FLAGGED_COLUMNS
+    signals = table_info(client, database_name, "signals")
+    assert signals["sorting_key"] == "Signal, SessionId, TraceId, SpanId"
+    assert "ReplacingMergeTree(DetectedAt)" in signals["full"]
+    flagged = table_info(client, database_name, "flagged_spans")
+    assert flagged["sorting_key"] == "SessionId, TraceId, SpanId"
+    assert "ReplacingMergeTree(UpdatedAt)" in flagged["full"]
+    feedback = table_info(client, database_name, "feedback")
+    assert feedback["sorting_key"] == "FeedbackId"
+
+
 def test_spans_has_every_contract_column_with_its_type(client: Client, database_name: str) -> None:
-    assert migrate(client, database_name) == ["0001_spans.sql"]
+    assert migrate(client, database_name) == ALL
     assert columns(client, database_name, "spans") == EXPECTED_SPANS_COLUMNS
     # The sink writes exactly these columns, with these types.
     assert dict(COLUMNS) == EXPECTED_SPANS_COLUMNS
@@ -119,22 +150,22 @@ def test_engine_keys_and_indexes(client: Client, database_name: str) -> None:
 
 
 def test_running_twice_applies_nothing(client: Client, database_name: str) -> None:
-    assert migrate(client, database_name) == ["0001_spans.sql"]
+    assert migrate(client, database_name) == ALL
     assert migrate(client, database_name) == []
     recorded = applied_migrations(client, database_name)
-    assert recorded == {1: ("0001_spans.sql", load_migrations()[0].checksum)}
+    assert recorded == {m.version: (m.name, m.checksum) for m in load_migrations()}
     rows = client.query(f"SELECT version, name, checksum, applied_at FROM {database_name}.schema_migrations")
-    assert len(rows.result_rows) == 1
+    assert len(rows.result_rows) == len(ALL)
 
 
 def test_a_new_migration_is_applied_after_the_others(client: Client, database_name: str) -> None:
     migrate(client, database_name)
     extra = Migration(
-        2, "0002_extra.sql", "ALTER TABLE {database}.spans ADD COLUMN IF NOT EXISTS Foo String;"
+        len(ALL) + 1, "0099_extra.sql", "ALTER TABLE {database}.spans ADD COLUMN IF NOT EXISTS Foo String;"
     )
-    assert migrate(client, database_name, [*load_migrations(), extra]) == ["0002_extra.sql"]
+    assert migrate(client, database_name, [*load_migrations(), extra]) == ["0099_extra.sql"]
     assert columns(client, database_name, "spans")["Foo"] == "String"
-    assert sorted(applied_migrations(client, database_name)) == [1, 2]
+    assert sorted(applied_migrations(client, database_name)) == list(range(1, len(ALL) + 2))
 
 
 def test_a_changed_migration_is_refused_naming_the_file(client: Client, database_name: str) -> None:
