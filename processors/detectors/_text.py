@@ -1,0 +1,229 @@
+"""Cheap text utilities shared by the language detectors (rephrase, regenerate, user_correction,
+refusal, ungrounded_answer). Pure functions over ``str``; stems are memoised and so are the
+per-message results (:func:`surface`, :func:`tokens`, :func:`concepts`, bounded LRU caches): a user
+message is compared in up to four pairs by three detectors.
+
+- :func:`fold` / :func:`surface`: case, quote and whitespace folding; ``surface`` also drops
+  punctuation, so "What's the fee?" and "whats the fee" compare equal.
+- :func:`surface_similarity`: 0..1 edit similarity of two surface forms (difflib ratio).
+- :func:`tokens`, :func:`stem`, :func:`concepts`: content words, lightly stemmed and mapped
+  through the synonym groups of :mod:`._text_lexicon` ("stop paying for my plan" →
+  ``cancel pay subscription``).
+- :func:`similar_words`: two stems that are morphological variants or typos of each other.
+- :func:`extract_entities` (:mod:`._text_entities`) and :class:`Support` (:mod:`._text_support`)
+  are re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from ._text_entities import Entity, extract_entities
+from ._text_lexicon import FILLERS, STOPWORDS, SYNONYM_GROUPS, SYNONYM_PHRASES, words
+from ._text_support import Support
+
+__all__ = [
+    "CONCEPT_NAMES",
+    "Entity",
+    "Support",
+    "concepts",
+    "extract_entities",
+    "fold",
+    "is_question",
+    "sentences",
+    "similar_words",
+    "stem",
+    "surface",
+    "surface_similarity",
+    "tokens",
+]
+
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+        "\u2014": "-", "\u00a0": " ", "\u2026": "...",
+    }
+)  # fmt: skip
+_SPACES = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^\w\s]+")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION_START = words(
+    "what how why when where which who whom whose can could would will is are do does did should may"
+    " shall am was were has have"
+)
+
+
+def _ascii(text: str) -> str:
+    # str.translate is slow; most text has nothing to translate
+    return text if text.isascii() else text.translate(_FOLD)
+
+
+def fold(text: str) -> str:
+    """Lower case, typographic quotes and dashes as ASCII, whitespace runs as one space."""
+    return _SPACES.sub(" ", _ascii(text).lower()).strip()
+
+
+@lru_cache(maxsize=4096)
+def surface(text: str) -> str:
+    """:func:`fold` without punctuation (apostrophes dropped, so "what's" = "whats")."""
+    folded = _ascii(text).lower().replace("'", "")
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", folded)).strip()
+
+
+def surface_similarity(a: str, b: str, at_least: float = 0.0, max_chars: int = 400) -> float:
+    """Edit similarity (difflib ratio, 0..1) of the surface forms of ``a`` and ``b``. Below
+    ``at_least`` the value is only an upper bound (the exact ratio is not computed: it is the
+    expensive part, and callers only compare it with a threshold)."""
+    sa, sb = surface(a)[:max_chars], surface(b)[:max_chars]
+    if sa == sb:
+        return 1.0
+    if not sa or not sb:
+        return 0.0
+    bound = 2.0 * min(len(sa), len(sb)) / (len(sa) + len(sb))
+    if bound < at_least:
+        return bound
+    matcher = SequenceMatcher(None, sa, sb, autojunk=False)
+    quick = matcher.quick_ratio()
+    return quick if quick < at_least else matcher.ratio()
+
+
+@lru_cache(maxsize=4096)
+def tokens(text: str) -> tuple[str, ...]:
+    """Word tokens of the folded text; a possessive ``'s`` is dropped, other contractions kept."""
+    out = _WORD.findall(_ascii(text).lower())
+    return tuple(t[:-2] if t.endswith("'s") and t not in STOPWORDS else t for t in out)
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]
+
+
+def is_question(text: str) -> bool:
+    """Ends with ``?`` or opens with a question word ("how do I…", "can you…")."""
+    stripped = text.strip()
+    if stripped.endswith("?"):
+        return True
+    first = _WORD.search(stripped.lower())
+    return first is not None and first.group() in _QUESTION_START
+
+
+_STEM_CACHE: dict[str, str] = {}
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper (plural, -ing, -ed, -ly, final e): enough for matching words of
+    one question against another, not linguistics. Memoised."""
+    hit = _STEM_CACHE.get(word)
+    if hit is not None:
+        return hit
+    w = word
+    if len(w) > 3 and w.isalpha():
+        if w.endswith(("ies", "ied")) and len(w) > 4:
+            w = w[:-3] + "y"
+        elif w.endswith("sses"):
+            w = w[:-2]
+        elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+            w = w[:-1]
+        for suffix in ("ing", "ed"):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+                w = w[: -len(suffix)]
+                if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+                    w = w[:-1]
+                break
+        if w.endswith("ly") and len(w) > 5:
+            w = w[:-2]
+        if w.endswith("e") and len(w) > 4:
+            w = w[:-1]
+    if len(_STEM_CACHE) > 50_000:  # bounded: user text has an open vocabulary
+        _STEM_CACHE.clear()
+    _STEM_CACHE[word] = w
+    return w
+
+
+def _build_synonyms() -> tuple[dict[str, str], dict[str, str]]:
+    by_stem: dict[str, str] = {}
+    for line in SYNONYM_GROUPS:
+        words = line.split()
+        for w in words:
+            by_stem.setdefault(stem(w), words[0])
+    phrases = {" ".join(stem(w) for w in phrase.split()): c for phrase, c in SYNONYM_PHRASES.items()}
+    return by_stem, phrases
+
+
+SYNONYMS, PHRASES = _build_synonyms()
+CONCEPT_NAMES = frozenset(SYNONYMS.values()) | frozenset(PHRASES.values())
+"""Names of the synonym and phrase concepts: matched exactly, never as word variants."""
+_IGNORED_STEMS = frozenset(stem(w) for w in FILLERS) - frozenset(SYNONYMS)
+
+
+@lru_cache(maxsize=4096)
+def concepts(text: str) -> tuple[str, ...]:
+    """The content of ``text`` as concept names, in order, without repeats: phrases first
+    (``money back`` → ``refund``, ``how long`` → ``duration``, matched on stems), stop and filler
+    words dropped, stems mapped through the synonym groups (an unmapped stem is its own concept)."""
+    toks = tokens(text)
+    stems = [stem(t) for t in toks]
+    out: list[str] = []
+    seen: set[str] = set()
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        concept: str | None = None
+        if i + 2 < n:
+            concept = PHRASES.get(stems[i] + " " + stems[i + 1] + " " + stems[i + 2])
+            if concept is not None:
+                i += 3
+        if concept is None and i + 1 < n:
+            concept = PHRASES.get(stems[i] + " " + stems[i + 1])
+            if concept is not None:
+                i += 2
+        if concept is None:
+            i += 1
+            if t in STOPWORDS or t in FILLERS or (len(t) < 2 and not t.isdigit()):
+                continue
+            s = stems[i - 1]
+            if s in _IGNORED_STEMS:
+                continue
+            concept = SYNONYMS.get(s, s)
+        if concept not in seen:
+            seen.add(concept)
+            out.append(concept)
+    return tuple(out)
+
+
+def similar_words(a: str, b: str) -> bool:
+    """``a`` and ``b`` (stems) are variants of one word: a long shared prefix
+    ("subscrib"/"subscript") or a one-letter typo ("recieve"/"receive", "pasword"/"password")."""
+    if a == b:
+        return True
+    if a[:1] != b[:1]:
+        return False  # typos and variants keep the first letter; this test rules out most pairs
+    la, lb = len(a), len(b)
+    short = min(la, lb)
+    if short < 4 or a.isdigit() or b.isdigit():
+        return False
+    prefix = 0
+    for ca, cb in zip(a, b, strict=False):
+        if ca != cb:
+            break
+        prefix += 1
+    if prefix >= 5 or (prefix >= 4 and prefix >= 0.75 * short):
+        return True
+    if abs(la - lb) > 1 or short < 5:
+        return False
+    return _one_edit(a, b, prefix)
+
+
+def _one_edit(a: str, b: str, prefix: int) -> bool:
+    """``a`` and ``b`` differ by one inserted, deleted, replaced or swapped letter (a typo)."""
+    ra, rb = a[prefix:], b[prefix:]
+    if len(ra) == len(rb):
+        if ra[1:] == rb[1:]:
+            return True
+        return len(ra) >= 2 and ra[0] == rb[1] and ra[1] == rb[0] and ra[2:] == rb[2:]
+    if len(ra) > len(rb):
+        ra, rb = rb, ra
+    return ra == rb[1:]

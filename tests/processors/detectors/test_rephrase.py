@@ -1,0 +1,607 @@
+"""rephrase: the same question again in other words, within two user turns.
+
+The corpus below is pairs (earlier user message, earlier answer, later user message) across
+shopping, banking, travel, coding, HR, healthcare and IT support. Each hard negative is also
+asserted one by one; the corpus as a whole must keep precision and recall ≥ 0.9.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tracesieve.processors.detectors._text import concepts
+from tracesieve.processors.detectors._text_answers import answered, asks_user
+from tracesieve.processors.detectors.rephrase import RephraseConfig, RephraseDetector, factory
+
+from ._text_factories import turn
+
+# (earlier user message, earlier answer, later user message)
+POSITIVES: list[tuple[str, str, str]] = [
+    # shopping
+    (
+        "How do I cancel my subscription?",
+        "Our premium plan includes free shipping and early access to sales.",
+        "I want to stop paying for my plan, how?",
+    ),
+    (
+        "Can I return shoes I've already worn?",
+        "We have a wide selection of shoes for every occasion.",
+        "Is it possible to send back shoes that were worn once?",
+    ),
+    ("Where is my order?", "I'm not sure.", "Can you track my order for me? It hasn't arrived."),
+    (
+        "How much does shipping cost?",
+        "We ship to over 50 countries worldwide.",
+        "What are your delivery fees?",
+    ),
+    (
+        "Do you offer gift wrapping?",
+        "Our gift cards are available in any amount.",
+        "Can you wrap my purchase as a gift?",
+    ),
+    (
+        "Why was I charged twice for my order?",
+        "Thanks for shopping with us, we appreciate your business!",
+        "I see two payments for the same purchase, why?",
+    ),
+    (
+        "How long does a refund take?",
+        "Refunds are processed according to our refund policy.",
+        "When will I get my money back?",
+    ),
+    (
+        "Is there a discount for students?",
+        "We have seasonal sales throughout the year.",
+        "Do students get any special pricing or a coupon?",
+    ),
+    (
+        "Can I change my delivery address?",
+        "Delivery usually takes 3-5 business days.",
+        "That's not what I asked. How do I update where my order is shipped?",
+    ),
+    (
+        "What's the warranty on this TV?",
+        "This TV has a stunning 4K display and HDR support.",
+        "How long is the guarantee for the television?",
+    ),
+    (
+        "Do you ship to Canada?",
+        "We offer free shipping on orders over $50.",
+        "Can I get my order delivered in Canada?",
+    ),
+    # banking
+    (
+        "How do I transfer money to another bank?",
+        "You can view your balance in the mobile app.",
+        "What's the way to send funds to an external bank account?",
+    ),
+    (
+        "What is the interest rate on savings accounts?",
+        "Savings accounts are a great way to save for the future.",
+        "How much interest do I earn on my savings account?",
+    ),
+    (
+        "I lost my debit card, what should I do?",
+        "Debit cards can be used at any ATM in our network.",
+        "My card is missing, how do I block it?",
+    ),
+    (
+        "How can I increase my credit limit?",
+        "Credit cards offer many benefits like cashback.",
+        "Is it possible to raise the limit on my credit card?",
+    ),
+    (
+        "Why was my transaction declined?",
+        "Transactions usually post within 24 hours.",
+        "My payment got rejected, what's the reason?",
+    ),
+    (
+        "How do I set up direct deposit?",
+        "Direct deposit is convenient.",
+        "What are the steps to get my paycheck deposited directly?",
+    ),
+    (
+        "How do I update my billing information?",
+        "Billing happens monthly.",
+        "Where can I change the payment card on file?",
+    ),
+    # travel
+    (
+        "What's the baggage allowance for international flights?",
+        "International flights depart from Terminal 2.",
+        "How many bags can I check when flying abroad?",
+    ),
+    (
+        "How do I change my flight date?",
+        "You can view your itinerary online at any time.",
+        "I need to move my flight to a different date, how?",
+    ),
+    (
+        "Is breakfast included in my hotel booking?",
+        "Our hotel has a pool, a spa and a gym.",
+        "Does my reservation come with free breakfast?",
+    ),
+    (
+        "My flight was cancelled, can I get compensation?",
+        "Flights can be cancelled for many reasons.",
+        "Am I entitled to compensation since the airline cancelled my flight?",
+    ),
+    (
+        "Is the museum open on Mondays?",
+        "The museum has three floors of exhibits.",
+        "What are the museum's opening hours on Monday?",
+    ),
+    # coding
+    (
+        "How do I reverse a list in Python?",
+        "Python is a popular programming language.",
+        "What's the way to flip the order of a Python list?",
+    ),
+    (
+        "How do I read a CSV file with pandas?",
+        "Pandas is a data analysis library.",
+        "What's the code to load a csv file into a pandas dataframe?",
+    ),
+    (
+        "Why does my code throw a KeyError?",
+        "Python has many built-in exceptions.",
+        "I keep getting KeyError exceptions, what causes them?",
+    ),
+    (
+        "How do I undo my last git commit?",
+        "Git is a distributed version control system.",
+        "What command reverts the most recent commit in git?",
+    ),
+    (
+        "How can I make my website load faster?",
+        "Websites are built with HTML, CSS and JavaScript.",
+        "Any tips to speed up my site's performance?",
+    ),
+    # HR
+    (
+        "How many vacation days do I get per year?",
+        "Taking time to rest is important for wellbeing.",
+        "What is my annual PTO allowance in days?",
+    ),
+    (
+        "How do I request parental leave?",
+        "We value families.",
+        "What's the process for taking maternity leave?",
+    ),
+    (
+        "Can I work from home on Fridays?",
+        "Our office is open Monday to Friday from 8 to 6.",
+        "Is remote work allowed on Fridays?",
+    ),
+    (
+        "Who do I talk to about a payroll mistake?",
+        "Payroll runs on the 15th of each month.",
+        "My paycheck is wrong, who should I contact?",
+    ),
+    (
+        "How can I get a copy of my payslip?",
+        "Payslips are confidential documents.",
+        "Where do I download my pay stub?",
+    ),
+    # healthcare
+    (
+        "What are the side effects of ibuprofen?",
+        "Ibuprofen is a nonsteroidal anti-inflammatory drug.",
+        "Does ibuprofen have any adverse reactions I should know about?",
+    ),
+    (
+        "Should I see a doctor for a fever that lasts three days?",
+        "Fevers are common.",
+        "When is a persistent high temperature a reason to visit a physician?",
+    ),
+    (
+        "Can I get the flu vaccine if I'm pregnant?",
+        "Flu season usually starts in October.",
+        "Is it safe to have a flu shot during pregnancy?",
+    ),
+    (
+        "What are the symptoms of diabetes?",
+        "Diabetes affects millions of people worldwide.",
+        "How do I know if I have diabetes, what are the signs?",
+    ),
+    # IT support
+    (
+        "My laptop won't connect to the wifi",
+        "Laptops need regular software updates.",
+        "I can't get my computer online, what do I do?",
+    ),
+    (
+        "How do I reset my password?",
+        "Passwords must be at least 8 characters long.",
+        "I forgot my login credentials, how can I recover them?",
+    ),
+    (
+        "Why is my computer so slow?",
+        "Computers come in many shapes and sizes.",
+        "My PC is really sluggish lately, what can I do?",
+    ),
+    (
+        "How do I install the VPN client?",
+        "The VPN keeps your connection secure.",
+        "What are the steps to set up the VPN software?",
+    ),
+    (
+        "The printer isn't printing, what should I do?",
+        "Printers are located on each floor.",
+        "How do I fix the printer, it's not working?",
+    ),
+    (
+        "How do I enable two-factor authentication?",
+        "Security is our top priority.",
+        "Let me rephrase: how do I turn on 2FA?",
+    ),
+    (
+        "What time does the store open?",
+        "We sell clothing and accessories.",
+        "I mean, what are your opening hours?",
+    ),
+    # weak earlier answers
+    (
+        "How do I dispute a charge on my statement?",
+        "I'm sorry, but I can't help with that.",
+        "How can I contest a payment I don't recognize?",
+    ),
+    (
+        "How do I add a dependent to my health insurance?",
+        "I don't know.",
+        "What's the process for adding my child to my health coverage?",
+    ),
+    (
+        "Can I carry a power bank in checked luggage?",
+        "I'm not sure what you mean. Could you rephrase?",
+        "Are portable chargers allowed in checked bags?",
+    ),
+]
+
+# (earlier user message, earlier answer, later user message)
+NEGATIVES: list[tuple[str, str, str]] = [
+    # a different entity
+    (
+        "What's the price of the iPhone 15?",
+        "The iPhone 15 starts at $799.",
+        "What's the price of the Galaxy S24?",
+    ),
+    (
+        "What's the weather in Paris today?",
+        "It's sunny and 22°C in Paris.",
+        "What's the weather in Rome today?",
+    ),
+    ("weather in paris?", "Sunny, 22°C.", "and in rome?"),
+    (
+        "What's the status of order ORD-1234?",
+        "Order ORD-1234 shipped yesterday.",
+        "What's the status of order ORD-5678?",
+    ),
+    ("How much is the Pro plan?", "The Pro plan is $20 per month.", "How much is the Basic plan?"),
+    (
+        "What's the exchange rate from USD to EUR?",
+        "1 USD is about 0.92 EUR today.",
+        "What's the exchange rate from USD to GBP?",
+    ),
+    (
+        "Are there flights from London to Paris on May 3?",
+        "Yes, there are 6 direct flights on May 3.",
+        "Are there flights from London to Paris on May 10?",
+    ),
+    ("Convert 100 USD to EUR", "100 USD is about 92 EUR.", "Convert 250 USD to EUR"),
+    (
+        "How do I install Python on Windows?",
+        "Download the installer from python.org and run it.",
+        "How do I install Python on Mac?",
+    ),
+    ("Can I pay with PayPal?", "Yes, we accept PayPal at checkout.", "Can I pay with Apple Pay?"),
+    ("What's the capital of France?", "Paris.", "What's the capital of Spain?"),
+    (
+        "How long does shipping take to the US?",
+        "5-7 business days.",
+        "How long does shipping take to Canada?",
+    ),
+    ("Book a table for two at 7pm", "Done! A table for 2 at 7pm is booked.", "Book a table for four at 8pm"),
+    # the same template, a different slot
+    (
+        "What's the return policy for shoes?",
+        "Shoes can be returned within 30 days.",
+        "What's the return policy for electronics?",
+    ),
+    (
+        "How do I cancel my order?",
+        "Go to Orders and click Cancel next to the order.",
+        "How do I track my order?",
+    ),
+    (
+        "How many vacation days do I get?",
+        "You get 25 vacation days per year.",
+        "How many sick days do I get?",
+    ),
+    (
+        "What are the side effects of ibuprofen?",
+        "Stomach upset, heartburn and dizziness.",
+        "What are the side effects of aspirin?",
+    ),
+    (
+        "How do I sort a list in Python?",
+        "Use sorted(my_list) or my_list.sort().",
+        "How do I sort a dictionary in Python?",
+    ),
+    (
+        "What's the dosage of amoxicillin for adults?",
+        "Typically 500 mg every 8 hours.",
+        "What's the dosage of amoxicillin for children?",
+    ),
+    (
+        "How do I add a user to my team?",
+        "Go to Team, then Members, then Invite.",
+        "How do I remove a user from my team?",
+    ),
+    ("Is there parking at the hotel?", "Yes, parking is $25 per night.", "Is there a gym at the hotel?"),
+    (
+        "How do I export my data to CSV?",
+        "Go to Settings, Export and choose CSV.",
+        "How do I export my data to PDF?",
+    ),
+    (
+        "What's the minimum balance for a savings account?",
+        "The minimum balance is $500.",
+        "What's the interest rate for a savings account?",
+    ),
+    (
+        "How do I merge two branches in git?",
+        "Run git merge followed by the branch name.",
+        "How do I delete a branch in git?",
+    ),
+    # an answer to a clarifying question
+    (
+        "I need to change my flight",
+        "Sure, what's your booking reference?",
+        "It's ABC123, I need to change my flight to tomorrow",
+    ),
+    (
+        "How do I reset my password?",
+        "Is this for your work account or your personal account?",
+        "My work account password",
+    ),
+    (
+        "Can I get a refund?",
+        "Which order would you like a refund for?",
+        "The refund for my order from last week",
+    ),
+    (
+        "I want to book a hotel",
+        "Happy to help! Which city are you traveling to, and for which dates?",
+        "Paris, I want to book a hotel from June 3 to June 5",
+    ),
+    (
+        "My app keeps crashing",
+        "I'm sorry to hear that. Which device and app version are you using?",
+        "iPhone 14, the app keeps crashing on version 5.2",
+    ),
+    (
+        "Can you recommend a laptop?",
+        "What's your budget, and what will you use it for?",
+        "Around $1000, I need a laptop for programming",
+    ),
+    ("How do I apply for leave?", "Do you mean annual leave or sick leave?", "Annual leave please"),
+    (
+        "I'd like to transfer money",
+        "Of course. Would you like to transfer to one of your own accounts or to someone else?",
+        "To my savings account, I want to transfer 200 dollars",
+    ),
+    # a new topic or a follow-up that adds something
+    (
+        "How do I reset my password?",
+        "Click 'Forgot password' on the login page and follow the link in the email.",
+        "Thanks! How do I enable two-factor authentication?",
+    ),
+    (
+        "What's your return policy?",
+        "You can return items within 30 days of delivery.",
+        "Does that apply to sale items too?",
+    ),
+    (
+        "How do I return an item?",
+        "Start a return from the Orders page and print the label.",
+        "How long does the refund take after the return is received?",
+    ),
+    (
+        "What's the baggage allowance?",
+        "One carry-on and one checked bag up to 23 kg.",
+        "Can I bring a stroller for my baby?",
+    ),
+    (
+        "Can I work remotely?",
+        "Yes, up to 2 days a week with your manager's approval.",
+        "How do I get my manager's approval?",
+    ),
+    (
+        "What's the checking account fee?",
+        "It's $5 per month, waived with a $1,500 balance.",
+        "How do I avoid the monthly fee?",
+    ),
+    (
+        "My wifi is not working",
+        "Try restarting your router and waiting 30 seconds.",
+        "It's still not working",
+    ),
+    (
+        "What's the weather like in Tokyo?",
+        "Tokyo is sunny today with a high of 25°C.",
+        "What should I pack for Tokyo?",
+    ),
+    ("hi", "Hello! How can I help you today?", "I need help with my order"),
+    ("Thanks, that worked!", "Glad I could help!", "Thanks again!"),
+    (
+        "Do I need a prescription for antibiotics?",
+        "Yes, antibiotics require a prescription from a doctor.",
+        "Where can I fill my prescription?",
+    ),
+    ("My VPN won't connect", "Try reconnecting after restarting the app.", "Now my email won't sync either"),
+    (
+        "How do I cancel my subscription?",
+        "Go to Settings, then Billing, then Cancel subscription.",
+        "Will I get a refund if I cancel my subscription now?",
+    ),
+    (
+        "What's the fastest way to learn Python?",
+        "Build small projects and read other people's code.",
+        "Which Python web framework should I learn first?",
+    ),
+    (
+        "How do I file an expense report?",
+        "Submit it in Concur with your receipts attached.",
+        "What's the deadline for submitting expense reports this month?",
+    ),
+    (
+        "How do I book a meeting room?",
+        "Use the Rooms tab in Outlook to find a free room.",
+        "How do I book a company car?",
+    ),
+    # near-identical: regenerate's, not rephrase's
+    ("How do I cancel my subscription?", "Go to your account page.", "How do I cancel my subscription?"),
+    ("how do i cancel my subscription", "Go to your account page.", "How do I cancel my subscription??"),
+    ("What is the refund policy?", "Refunds within 30 days.", "What's the refund policy"),
+]
+
+
+def _fires(u1: str, a1: str, u2: str, distance: int = 1) -> bool:
+    detector = RephraseDetector(RephraseConfig())
+    earlier = turn(u1, a1, index=0)
+    later = turn(u2, "ok", index=distance, previous_assistant=a1 if distance == 1 else "")
+    return bool(detector.on_pair(earlier, later, distance))
+
+
+def test_corpus_precision_and_recall_at_least_090() -> None:
+    tp = sum(_fires(*p) for p in POSITIVES)
+    fp = sum(_fires(*n) for n in NEGATIVES)
+    missed = [p[2] for p in POSITIVES if not _fires(*p)]
+    flagged = [n[2] for n in NEGATIVES if _fires(*n)]
+    precision = tp / max(1, tp + fp)
+    recall = tp / len(POSITIVES)
+    assert len(POSITIVES) >= 40 and len(NEGATIVES) >= 40
+    assert precision >= 0.9, flagged
+    assert recall >= 0.9, missed
+
+
+@pytest.mark.parametrize(
+    ("u1", "a1", "u2"),
+    [
+        (
+            "How do I cancel my subscription?",
+            "Our plans start at $9.",
+            "I want to stop paying for my plan, how?",
+        ),
+        ("Can I get my money back?", "We sell shoes.", "What's your refund policy?"),
+        ("How do I reset my password?", "Passwords must be 8 characters.", "I forgot my password, what now?"),
+    ],
+)
+def test_paraphrases_with_little_word_overlap_fire(u1: str, a1: str, u2: str) -> None:
+    assert _fires(u1, a1, u2)
+
+
+@pytest.mark.parametrize(
+    ("u1", "a1", "u2"),
+    [
+        ("What's the price of the iPhone 15?", "$799.", "What's the price of the Galaxy S24?"),
+        ("What's the weather in Paris?", "Sunny.", "What's the weather in Rome?"),
+        ("How much is the Pro plan?", "$20.", "How much is the Basic plan?"),
+        (
+            "How do I reset my password?",
+            "Which account do you mean, work or personal?",
+            "The work one, my password",
+        ),
+        ("How do I cancel my subscription?", "Go to your account page.", "How do I cancel my subscription?"),
+    ],
+)
+def test_hard_negatives_do_not_fire(u1: str, a1: str, u2: str) -> None:
+    assert not _fires(u1, a1, u2)
+
+
+def test_signal_lands_on_the_earlier_answer_with_evidence() -> None:
+    detector = RephraseDetector(RephraseConfig())
+    earlier = turn("How do I cancel my subscription?", "We have great plans!", index=0)
+    later = turn("I want to stop paying for my plan, how?", "Go to Billing.", index=1)
+    [signal] = detector.on_pair(earlier, later, 1)
+    assert (signal.signal, signal.category) == ("rephrase", "unhelpful_answer")
+    assert (signal.span_id, signal.trace_id, signal.time_ns) == (
+        earlier.answer_span_id,
+        earlier.trace_id,
+        earlier.answer_end_ns,
+    )
+    assert 0.5 <= signal.score <= 1.0
+    ev = signal.evidence
+    assert ev["earlier_trace_id"] == earlier.trace_id and ev["later_trace_id"] == later.trace_id
+    assert ev["earlier_user_message"] == earlier.user_message
+    assert ev["later_user_message"] == later.user_message
+    assert ev["distance"] == 1 and ev["similarity"] >= 0.5
+    assert set(ev["shared_concepts"]) >= {"cancel", "subscription"}
+
+
+def test_distance_two_fires_with_a_lower_score_and_distance_three_never() -> None:
+    detector = RephraseDetector(RephraseConfig())
+    earlier = turn("How do I cancel my gym membership?", "Our gym has great classes.", index=0)
+    later = turn("Seriously, how do I end my membership?", "ok", index=2)
+    [at_two] = detector.on_pair(earlier, later, 2)
+    [at_one] = detector.on_pair(earlier, later, 1)
+    assert at_two.score < at_one.score
+    assert at_two.evidence["distance"] == 2
+    assert detector.on_pair(earlier, later, 3) == ()
+    assert RephraseDetector(RephraseConfig(max_distance=1)).on_pair(earlier, later, 2) == ()
+
+
+def test_a_weak_earlier_answer_lowers_the_bar() -> None:
+    u1, u2 = "How do I dispute a charge?", "How can I contest a payment I don't recognize?"
+    assert _fires(u1, "I'm sorry, but I can't help with that.", u2)
+    assert not _fires(u1, "Open the transaction in the app and tap Dispute, then pick a reason.", u2)
+
+
+def test_a_strong_marker_overrides_a_clarifying_question() -> None:
+    u1 = "How do I cancel my subscription?"
+    a1 = "Do you want to upgrade your plan instead?"
+    assert not _fires(u1, a1, "How do I cancel the subscription plan I have?")
+    assert _fires(u1, a1, "That's not what I asked. How do I cancel my subscription plan?")
+
+
+def test_no_answer_no_signal_and_empty_messages_are_ignored() -> None:
+    detector = RephraseDetector(RephraseConfig())
+    earlier = turn("How do I cancel my subscription?", has_answer=False)
+    later = turn("I want to stop paying for my plan, how?", index=1)
+    assert detector.on_pair(earlier, later, 1) == ()
+    assert detector.on_pair(turn("", index=0), later, 1) == ()
+
+
+def test_asks_user_tells_clarifying_questions_from_closers() -> None:
+    assert asks_user("Sure. Which order are you asking about?")
+    assert asks_user("Could you tell me your booking reference?")
+    assert not asks_user("Go to Settings > Billing. Is there anything else I can help with?")
+    assert not asks_user("Sorry, I didn't understand. Could you rephrase your question?")
+    assert not asks_user("Why does this happen? Because the cache is stale.")
+
+
+def test_factory_builds_the_detector_from_config_with_overrides() -> None:
+    config = RephraseConfig(overrides=[{"match": {"service": "strict"}, "min_similarity": 0.99}])
+    detector = factory.create(config)
+    assert factory.name == "rephrase" and isinstance(detector, RephraseDetector)
+    u1, a1, u2 = POSITIVES[0]
+    assert detector.on_pair(turn(u1, a1, index=0), turn(u2, index=1), 1)
+    strict = (turn(u1, a1, index=0, service="strict"), turn(u2, index=1, service="strict"))
+    assert detector.on_pair(*strict, 1) == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        ("How do I reset my password?", "Click 'Forgot password' on the login page.", True),
+        ("How do I treat a minor burn?", "Cool it under running water for 20 minutes.", True),
+        ("How do I reset my password?", "Passwords must be at least 8 characters long.", False),
+        ("How long does shipping take?", "Usually 5-7 business days.", True),
+        ("How long does shipping take?", "We ship with trusted carriers.", False),
+        ("Can I return opened items?", "Yes, within 30 days.", True),
+        ("Can I return opened items?", "Our return centre is in Ohio.", False),
+        ("Why was my card declined?", "Because it expired last month.", True),
+    ],
+)
+def test_answer_fit_tells_a_real_answer_from_a_miss(question: str, answer: str, expected: bool) -> None:
+    assert answered(question, answer, concepts(question)) is expected
