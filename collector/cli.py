@@ -1,4 +1,4 @@
-"""The ``tracesieve`` command line: run, demo, replay, query, config."""
+"""The ``tracesieve`` command line: run, demo, replay, query, flagged, config."""
 
 from __future__ import annotations
 
@@ -91,6 +91,23 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     query.set_defaults(handler=_cmd_query)
 
+    flagged = sub.add_parser("flagged", help="list flagged turns with the signals that flagged them")
+    flagged.add_argument("--since", default="24h", help="24h, 30m, 7d, or an ISO date (default 24h)")
+    flagged.add_argument(
+        "--signal", action="append", default=[], help="only turns with this signal (repeatable: any of)"
+    )
+    flagged.add_argument("--session", help="only this session id")
+    flagged.add_argument("--min-score", type=float, default=0.0, help="only turns scoring at least this")
+    flagged.add_argument("--limit", type=int, default=50, help="at most this many turns (default 50)")
+    flagged.add_argument(
+        "--store", help="DSN (chdb:///path or http://host:8123); default: the local data folder"
+    )
+    flagged.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="local data folder")
+    flagged.add_argument("--database", default="tracesieve", help="database name (default tracesieve)")
+    flagged.add_argument("--token", default=os.environ.get("TRACESIEVE_ADMIN__TOKEN"), help="admin API token")
+    flagged.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
+    flagged.set_defaults(handler=_cmd_flagged)
+
     config = sub.add_parser("config", help="check a config file or print the config schema")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = config_sub.add_parser("check", help="validate a config file (with TRACESIEVE_* applied)")
@@ -182,13 +199,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
             "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
             "admin.endpoint": "127.0.0.1:0",
+            # A demo cannot wait five minutes for the user to leave: the session counts as
+            # abandoned after 2 s of silence, and event time follows the clock after 0.5 s.
+            "processors.sessions.allowed_lateness_s": 0.5,
+            "processors.sessions.idle_source_s": 0.5,
+            "processors.detectors.abandoned_session.idle_s": 2,
         },
     )
     return asyncio.run(_demo(config, data_dir))
 
 
 async def _demo(config: Config, data_dir: Path) -> int:
-    from tracesieve.collector.demo import DEMO_TURNS, drive_demo_chat
+    from tracesieve.collector.demo import DEMO_TURNS, drive_demo_chat, send_feedback
+    from tracesieve.collector.flagged import flagged_sql, shape_rows
     from tracesieve.collector.service import Service
 
     out = Console()
@@ -198,8 +221,25 @@ async def _demo(config: Config, data_dir: Path) -> int:
         http_endpoint = f"http://127.0.0.1:{service.http.port}"
         out.print(f"collector up: OTLP gRPC {grpc_endpoint}, HTTP {http_endpoint}, store {data_dir / 'chdb'}")
         out.print(f"sending a {len(DEMO_TURNS)}-turn chat through the OpenTelemetry SDK exporters…")
-        await asyncio.to_thread(drive_demo_chat, grpc_endpoint, http_endpoint)
+        trace_ids = await asyncio.to_thread(drive_demo_chat, grpc_endpoint, http_endpoint)
+        sent = await asyncio.to_thread(send_feedback, http_endpoint, DEMO_TURNS, trace_ids)
+        out.print(f"the app sent {sent} thumbs-down to POST /v1/feedback; waiting for the user to leave…")
         await service.pipeline.wait_stored()
+        database = config.sinks.clickhouse.database
+        flagged_query, flagged_params = flagged_sql(
+            database, signals=[], session=None, min_score=0.0, limit=100, since_ns=0
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while True:  # until the abandonment timer has fired on the event-time watermark
+            _, abandoned = await service.sink.query(
+                f"SELECT count() FROM {database}.signals WHERE Signal = 'abandoned_session'", None
+            )
+            if abandoned[0][0] or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        await service.pipeline.wait_stored()
+        flag_columns, flag_rows = await service.sink.query(flagged_query, flagged_params)
         columns, rows = await service.sink.query(
             "SELECT SessionId AS Session, UserId AS User, TurnIndex AS Turn, Kind, RequestModel AS Model, "
             "JSONExtractString(arrayElement(JSONExtractArrayRaw(InputMessages), -1), 'content') AS Question, "
@@ -215,10 +255,14 @@ async def _demo(config: Config, data_dir: Path) -> int:
     _print_table(
         out, columns[2:], [row[2:] for row in rows], title="tracesieve.spans — " + "; ".join(sessions)
     )
+    print_flagged(
+        out, shape_rows(flag_columns, flag_rows), title="tracesieve.flagged_spans — why each turn was flagged"
+    )
     out.print(
-        f"\nStored {len(rows)} spans. Query them with:\n"
+        f"\nStored {len(rows)} spans and flagged {len(flag_rows)} turns. Look again with:\n"
+        f"  tracesieve flagged --data-dir {data_dir} --since 1h\n"
         f"  tracesieve query --data-dir {data_dir} "
-        "\"SELECT SessionId, OutputText FROM tracesieve.spans WHERE Kind = 'llm'\""
+        '"SELECT Signal, count() FROM tracesieve.signals GROUP BY Signal"'
     )
     return 0
 
@@ -281,6 +325,66 @@ def _cmd_query(args: argparse.Namespace) -> int:
             for record in records:
                 print(json.dumps(record, default=json_default, ensure_ascii=False))
     return 0
+
+
+def _cmd_flagged(args: argparse.Namespace) -> int:
+    from tracesieve.collector.flagged import flagged_sql, parse_since, shape_rows
+    from tracesieve.collector.query_client import run_query
+
+    try:
+        since_ns = parse_since(args.since)
+    except ValueError as exc:
+        _err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    sql, params = flagged_sql(
+        args.database,
+        signals=args.signal,
+        session=args.session,
+        min_score=args.min_score,
+        limit=args.limit,
+        since_ns=since_ns,
+    )
+    columns, rows = run_query(
+        sql, params, store=args.store, data_dir=args.data_dir, database=args.database, token=args.token
+    )
+    records = shape_rows(columns, rows)
+    if args.format == "table":
+        print_flagged(Console(), records)
+    else:
+        from tracesieve.collector.admin.server import json_default
+
+        if args.format == "json":
+            print(json.dumps(records, default=json_default, ensure_ascii=False, indent=2))
+        else:
+            for record in records:
+                print(json.dumps(record, default=json_default, ensure_ascii=False))
+    return 0
+
+
+def print_flagged(console: Console, records: Sequence[dict[str, Any]], title: str | None = None) -> None:
+    """The flagged turns as a table: when, which turn, how bad, why, and what was said."""
+    from tracesieve.collector.flagged import evidence_summary
+
+    table = Table(title=title or f"{len(records)} flagged turn(s), newest first", show_lines=True)
+    for column, width in (
+        ("When", 19),
+        ("Session · turn", 24),
+        ("Score", 5),
+        ("Why", 60),
+        ("Question → answer", 60),
+    ):
+        table.add_column(column, overflow="fold", max_width=width)
+    for r in records:
+        question = str(r.get("UserMessage") or "")[:200]
+        answer = str(r.get("OutputText") or "")[:200]
+        table.add_row(
+            str(r.get("Timestamp", ""))[:19].replace("T", " "),
+            f"{r.get('SessionId') or '-'} · {r.get('TurnIndex')}\ntrace {str(r.get('TraceId', ''))[:12]}…",
+            f"{float(r.get('FlagScore') or 0):.2f}",
+            evidence_summary(r.get("Evidence")),
+            f"Q: {question}\nA: {answer or '(no answer)'}",
+        )
+    console.print(table)
 
 
 def _print_table(

@@ -10,6 +10,9 @@
     processors:
       normalise: {session_id_keys: [session.id, gen_ai.conversation.id]}
       assembly: {context_wait_s: 2}
+      sessions: {allowed_lateness_s: 5}
+      detectors: {abandoned_session: {idle_s: 300}, latency_outlier: {factor: 3}}
+      scoring: {flag_threshold: 0.5}
     sinks:
       clickhouse: {dsn: "chdb://./tracesieve-data/chdb"}
     admin: {endpoint: 127.0.0.1:4319}
@@ -34,7 +37,10 @@ from tracesieve.collector.errors import PermanentError
 from tracesieve.collector.receivers.otlp_grpc.config import OtlpGrpcConfig
 from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
 from tracesieve.processors.assembly import AssemblyConfig
+from tracesieve.processors.detectors.config import DetectorsConfig
 from tracesieve.processors.normalise import NormaliseConfig
+from tracesieve.processors.scoring import ScoringConfig
+from tracesieve.processors.sessions import SessionsConfig
 from tracesieve.sinks.clickhouse.config import ClickHouseSinkConfig
 
 __all__ = ["ENV_PREFIX", "Config", "ConfigError", "load_config"]
@@ -68,6 +74,11 @@ class ReceiversConfig(_Model):
 class ProcessorsConfig(_Model):
     normalise: NormaliseConfig = Field(default_factory=NormaliseConfig, description="Normalisation.")
     assembly: AssemblyConfig = Field(default_factory=AssemblyConfig, description="Trace assembly.")
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig, description="Session state.")
+    detectors: DetectorsConfig = Field(  # type: ignore[valid-type]
+        default_factory=DetectorsConfig, description="Failure-signal detectors, by name."
+    )
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Flag scoring.")
 
 
 class SinksConfig(_Model):

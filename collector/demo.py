@@ -4,13 +4,19 @@ The chat is instrumented the way ``opentelemetry-instrumentation-openai-v2`` doe
 ``chat_turn`` root span carries ``session.id`` and ``user.id``, the ``chat {model}`` client span
 carries the GenAI attributes and no session, and one turn sends its content as a
 ``gen_ai.client.inference.operation.details`` log record instead of span attributes. Spans go
-over OTLP/gRPC and logs over OTLP/HTTP, with the SDK's own exporters.
+over OTLP/gRPC and logs over OTLP/HTTP, with the SDK's own exporters; the app's thumbs-down
+goes to ``POST /v1/feedback``.
+
+The script is a session going wrong: the user rephrases the first question, the second answer
+states a delay its retrieved document does not (and gets a thumbs-down), the third call fails,
+the fourth answer is cut off, and the user leaves.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-__all__ = ["DEMO_TURNS", "DemoTurn", "drive_demo_chat"]
+__all__ = ["DEMO_TURNS", "DemoTurn", "drive_demo_chat", "send_feedback"]
 
 SESSION_ID = "demo-session-7f3c"
 USER_ID = "demo-user-ada"
@@ -37,8 +43,9 @@ class DemoTurn:
     answer: str
     finish_reason: str = "stop"
     error: str = ""
-    documents: list[tuple[str, float]] = field(default_factory=list)
+    documents: list[tuple[str, float, str]] = field(default_factory=list)  # (id, score, content)
     content_in_log: bool = False
+    thumbs: str = ""  # the user's feedback on the answer, sent to POST /v1/feedback
 
 
 DEMO_TURNS = [
@@ -46,7 +53,16 @@ DEMO_TURNS = [
     DemoTurn(
         "Sorry, I meant: how many days until the money is back on my card?",
         "Card refunds post within 10 business days after approval.",
-        documents=[("kb-001", 0.912), ("kb-017", 0.774), ("kb-042", 0.581)],
+        documents=[
+            (
+                "kb-001",
+                0.912,
+                "Refunds to cards are credited 5-7 business days after the return is approved.",
+            ),
+            ("kb-017", 0.774, "E-book purchases can be refunded within 14 days if not downloaded."),
+            ("kb-042", 0.581, "Gift cards are not refundable."),
+        ],
+        thumbs="down",
     ),
     DemoTurn("Can I return an e-book I already downloaded?", "", error="openai.InternalServerError"),
     DemoTurn(
@@ -58,8 +74,8 @@ DEMO_TURNS = [
 ]
 
 
-def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn] = DEMO_TURNS) -> int:
-    """Send the scripted chat to a collector; return the number of LLM calls made."""
+def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn] = DEMO_TURNS) -> list[str]:
+    """Send the scripted chat to a collector; returns each turn's trace id (hex)."""
     resource = Resource.create({"service.name": "acme-support-bot", "service.version": "1.4.2"})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
@@ -73,11 +89,13 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
     genai_tracer = tracer_provider.get_tracer("opentelemetry.util.genai.handler")
     logger = logger_provider.get_logger("opentelemetry.util.genai.handler")
     history: list[dict[str, Any]] = [{"role": "system", "parts": [{"type": "text", "content": SYSTEM}]}]
+    trace_ids: list[str] = []
     for index, turn in enumerate(turns):
         history.append({"role": "user", "parts": [{"type": "text", "content": turn.question}]})
         with tracer.start_as_current_span(
             "chat_turn", attributes={"session.id": SESSION_ID, "user.id": USER_ID, "app.turn": index}
-        ):
+        ) as root:
+            trace_ids.append(f"{root.get_span_context().trace_id:032x}")
             if turn.documents:
                 with genai_tracer.start_as_current_span(
                     "retrieval kb-faq",
@@ -87,11 +105,17 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
                         "gen_ai.data_source.id": "kb-faq",
                         "gen_ai.retrieval.query.text": turn.question,
                         "gen_ai.retrieval.documents": json.dumps(
-                            [{"id": doc_id, "score": score} for doc_id, score in turn.documents]
+                            [
+                                {"id": doc_id, "score": score, "content": content}
+                                for doc_id, score, content in turn.documents
+                            ]
                         ),
                     },
                 ):
                     time.sleep(0.005)
+            if turn.documents:  # the app puts what it retrieved into the prompt
+                context = "\n".join(content for _, _, content in turn.documents)
+                history.insert(-1, {"role": "system", "parts": [{"type": "text", "content": context}]})
             with genai_tracer.start_as_current_span(f"chat {MODEL}", kind=SpanKind.CLIENT) as span:
                 attributes: dict[str, Any] = {
                     "gen_ai.operation.name": "chat",
@@ -140,4 +164,24 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
             history.append({"role": "assistant", "parts": [{"type": "text", "content": turn.answer}]})
     tracer_provider.shutdown()
     logger_provider.shutdown()
-    return len(turns)
+    return trace_ids
+
+
+def send_feedback(http_endpoint: str, turns: list[DemoTurn], trace_ids: list[str]) -> int:
+    """POST the scripted thumbs to ``/v1/feedback`` as the app would; returns how many were sent."""
+    items = [
+        {"trace_id": trace_id, "session_id": SESSION_ID, "user_id": USER_ID, "thumbs": turn.thumbs,
+         "comment": "the bank says 5-7 days"}
+        for turn, trace_id in zip(turns, trace_ids, strict=True)
+        if turn.thumbs
+    ]  # fmt: skip
+    if items:
+        request = urllib.request.Request(
+            f"{http_endpoint.rstrip('/')}/v1/feedback",
+            data=json.dumps(items).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    return len(items)

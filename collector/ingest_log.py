@@ -28,12 +28,20 @@ from pathlib import Path
 
 from tracesieve.collector.errors import OverloadedError, RetryableError
 
-__all__ = ["KIND_LOGS", "KIND_TRACES", "RECORD_OVERHEAD_BYTES", "IngestLog", "LogRecordEntry"]
+__all__ = [
+    "KIND_FEEDBACK",
+    "KIND_LOGS",
+    "KIND_TRACES",
+    "RECORD_OVERHEAD_BYTES",
+    "IngestLog",
+    "LogRecordEntry",
+]
 
 _log = logging.getLogger(__name__)
 
 KIND_TRACES = 1
 KIND_LOGS = 2
+KIND_FEEDBACK = 3  # a POST /v1/feedback body, as the receiver re-encoded it
 _HEADER = struct.Struct("<IIQB")
 RECORD_OVERHEAD_BYTES = _HEADER.size
 
@@ -80,13 +88,15 @@ class IngestLog:
         self._size_bytes = 0
         self._checkpoint_written = 0
         self._checkpoint_interval_s = 0.2
+        self._stored_mark = 0  # everything up to here is stored
+        self._checkpoint_cap: int | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def open(self) -> list[LogRecordEntry]:
         """Open (creating) the log and return the records past the checkpoint, to be replayed."""
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._checkpoint = self._checkpoint_written = self._read_checkpoint()
+        self._checkpoint = self._checkpoint_written = self._stored_mark = self._read_checkpoint()
         for path in sorted(self._dir.glob("*.seg")):
             self._segments.append((int(path.stem), path))
         replay: list[LogRecordEntry] = []
@@ -233,11 +243,28 @@ class IngestLog:
         file write per stored batch cost milliseconds on the event loop.
         """
         self._size_bytes = max(0, self._size_bytes - freed_bytes)
-        if seq <= self._checkpoint:
+        if seq > self._stored_mark:
+            self._stored_mark = seq
+            self._advance_checkpoint()
+
+    def limit_checkpoint(self, seq: int | None) -> None:
+        """Keep the checkpoint at or below ``seq`` (``None``: no limit).
+
+        Records past the checkpoint are replayed after a crash even when they are stored: the
+        session state restores its last snapshot, taken when everything up to ``seq`` had been
+        through it, and needs the records after that fed through it again.
+        """
+        self._checkpoint_cap = seq
+        self._advance_checkpoint()
+
+    def _advance_checkpoint(self) -> None:
+        cap = self._checkpoint_cap
+        target = self._stored_mark if cap is None else min(self._stored_mark, cap)
+        if target <= self._checkpoint:
             return
-        self._checkpoint = seq
+        self._checkpoint = target
         if self._wakeup is None:  # not started (tests, replay): write it now
-            self._write_checkpoint(seq)
+            self._write_checkpoint(target)
 
     def _write_checkpoint(self, seq: int) -> None:
         if seq <= self._checkpoint_written:

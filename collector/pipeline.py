@@ -1,9 +1,11 @@
-"""The embedded pipeline: receivers → normalise → ingest log (ack) → trace assembly → ClickHouse.
+"""The embedded pipeline: receivers → normalise → ingest log (ack) → trace assembly → ClickHouse,
+and beside the store, the session state → detectors → scorer (:mod:`.analysis`).
 
 The only module that knows every stage. A request is acknowledged once its valid items are
-in the fsynced ingest log; the assembler then holds LLM spans until their context is known
-and a pool of writers stores them through the sink, which group-commits across requests. The
-ingest log's checkpoint advances as records are fully stored, and records past it are
+in the fsynced ingest log; the assembler then holds LLM spans until their context is known,
+released spans go through the session processor, and a pool of writers stores them through
+the sink, which group-commits across requests. The ingest log's checkpoint advances as
+records are fully stored (spans and the findings they produced), and records past it are
 replayed on start, so ``kill -9`` at any point loses nothing that was acknowledged.
 """
 
@@ -18,12 +20,25 @@ from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from tracesieve.collector.contracts import CanonicalSpan, LogEvent, PartialResult
+from tracesieve.collector.analysis import Analysis, FindingsStore
+from tracesieve.collector.contracts import CanonicalSpan, Feedback, LogEvent, PartialResult
 from tracesieve.collector.errors import PermanentError, RetryableError
-from tracesieve.collector.ingest_log import KIND_LOGS, KIND_TRACES, RECORD_OVERHEAD_BYTES, IngestLog
+from tracesieve.collector.ingest_log import (
+    KIND_FEEDBACK,
+    KIND_LOGS,
+    KIND_TRACES,
+    RECORD_OVERHEAD_BYTES,
+    IngestLog,
+)
+from tracesieve.collector.receivers.otlp_http.feedback import decode_feedback_record
 from tracesieve.collector.stored_watermark import StoredWatermark
 from tracesieve.processors.assembly import Released, TraceAssembler
-from tracesieve.processors.normalise import apply_log_event, normalise_logs, normalise_traces
+from tracesieve.processors.normalise import (
+    apply_log_event,
+    extract_feedback,
+    normalise_logs,
+    normalise_traces,
+)
 
 if TYPE_CHECKING:
     from tracesieve.collector.config import Config
@@ -33,8 +48,9 @@ __all__ = ["Pipeline", "SpanStore"]
 _log = logging.getLogger(__name__)
 
 
-class SpanStore(Protocol):
-    """What the pipeline needs of a sink: a life cycle and a ``consume`` that returns once durable."""
+class SpanStore(FindingsStore, Protocol):
+    """What the pipeline needs of a sink: a life cycle, a ``consume`` that returns once durable,
+    and the findings writes and lookups of :class:`~tracesieve.collector.analysis.FindingsStore`."""
 
     async def start(self) -> None: ...
 
@@ -60,6 +76,14 @@ class Pipeline:
         )
         self._assembler = TraceAssembler(config.processors.assembly, apply_log_event)
         self._watermark: StoredWatermark | None = None
+        self.analysis = Analysis(
+            config,
+            sink,
+            data_dir,
+            lambda: self._watermark.mark if self._watermark else 0,
+            self._log.limit_checkpoint,
+        )
+        self._feedback_tasks: set[asyncio.Task[None]] = set()
         self._writers = asyncio.Semaphore(cfg.writers)
         self._write_tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -74,6 +98,7 @@ class Pipeline:
         await self._sink.start()
         replay = self._log.open()
         self._watermark = StoredWatermark(self._log.checkpoint, self._log.mark_stored)
+        await self.analysis.start(self._log.checkpoint)
         await self._log.start()
         if replay:
             _log.info("replaying %d ingest-log records past checkpoint %d", len(replay), self._log.checkpoint)
@@ -81,11 +106,15 @@ class Pipeline:
             if entry.kind == KIND_TRACES:
                 request = ExportTraceServiceRequest.FromString(entry.payload)
                 spans, _rejected, _msg = normalise_traces(request, self._normalise_cfg, entry.seq)
-                self._admit_spans(entry.seq, len(entry.payload), spans)
+                self._admit_spans(entry.seq, len(entry.payload), spans, extract_feedback(spans))
             elif entry.kind == KIND_LOGS:
                 logs_request = ExportLogsServiceRequest.FromString(entry.payload)
-                events, _rejected, _msg = normalise_logs(logs_request, self._normalise_cfg, entry.seq)
-                self._admit_logs(entry.seq, len(entry.payload), events)
+                events, feedback, _rejected, _msg = normalise_logs(
+                    logs_request, self._normalise_cfg, entry.seq
+                )
+                self._admit_logs(entry.seq, len(entry.payload), events, feedback)
+            elif entry.kind == KIND_FEEDBACK:
+                self._admit_feedback(entry.seq, len(entry.payload), decode_feedback_record(entry.payload))
             else:
                 self._watermark.skip(entry.seq)
         self._pump_task = asyncio.create_task(self._pump(), name="pipeline-pump")
@@ -101,10 +130,12 @@ class Pipeline:
                 await self._pump_task
         # Shutting down: release what waits for context now rather than at the next start.
         self._dispatch(*self._assembler.flush())
-        if self._write_tasks:
-            await asyncio.wait(self._write_tasks, timeout=max(0.0, deadline - loop.time()))
-        for task in self._write_tasks:
+        pending = self._write_tasks | self._feedback_tasks
+        if pending:
+            await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+        for task in pending:
             task.cancel()
+        await self.analysis.aclose(deadline)
         await self._log.aclose(deadline)
         await self._sink.aclose(deadline)
 
@@ -118,7 +149,8 @@ class Pipeline:
         end = loop.time() + timeout_s
         while loop.time() < end:
             self._dispatch(*self._assembler.flush())
-            if self._assembler.held_spans == 0 and not self._write_tasks:
+            self.analysis.tick()
+            if self._assembler.held_spans == 0 and not self._write_tasks and not self._feedback_tasks:
                 return True
             await asyncio.sleep(0.01)
         return False
@@ -128,19 +160,27 @@ class Pipeline:
     async def consume_traces(self, request: ExportTraceServiceRequest, raw: bytes) -> PartialResult:
         spans, rejected, message = normalise_traces(request, self._normalise_cfg)
         if spans:
+            feedback = extract_feedback(spans)
             # Shielded: a client that hangs up must not leave a written record un-admitted.
             await asyncio.shield(
-                self._ingest(KIND_TRACES, raw, lambda seq: self._admit_spans(seq, len(raw), spans))
+                self._ingest(KIND_TRACES, raw, lambda seq: self._admit_spans(seq, len(raw), spans, feedback))
             )
         return PartialResult(rejected, message)
 
     async def consume_logs(self, request: ExportLogsServiceRequest, raw: bytes) -> PartialResult:
-        events, rejected, message = normalise_logs(request, self._normalise_cfg)
-        if events:
+        events, feedback, rejected, message = normalise_logs(request, self._normalise_cfg)
+        if events or feedback:
             await asyncio.shield(
-                self._ingest(KIND_LOGS, raw, lambda seq: self._admit_logs(seq, len(raw), events))
+                self._ingest(KIND_LOGS, raw, lambda seq: self._admit_logs(seq, len(raw), events, feedback))
             )
         return PartialResult(rejected, message)
+
+    async def consume_feedback(self, items: list[Feedback], raw: bytes) -> PartialResult:
+        if items:
+            await asyncio.shield(
+                self._ingest(KIND_FEEDBACK, raw, lambda seq: self._admit_feedback(seq, len(raw), items))
+            )
+        return PartialResult()
 
     async def _ingest(self, kind: int, raw: bytes, admit: Callable[[int], None]) -> None:
         if self._closed:
@@ -148,21 +188,45 @@ class Pipeline:
         seq = await self._log.append(kind, raw)
         admit(seq)
 
-    def _admit_spans(self, seq: int, size: int, spans: list[CanonicalSpan]) -> None:
+    def _admit_spans(self, seq: int, size: int, spans: list[CanonicalSpan], feedback: list[Feedback]) -> None:
         assert self._watermark is not None
         for span in spans:
             span.seq = seq
-        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, len(spans))
+        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, len(spans) + (1 if feedback else 0))
+        self.analysis.observe(spans)
         self._assembler.add_spans(spans)
+        self._start_feedback(seq, feedback)
         self._wake.set()
 
-    def _admit_logs(self, seq: int, size: int, events: list[LogEvent]) -> None:
+    def _admit_logs(self, seq: int, size: int, events: list[LogEvent], feedback: list[Feedback]) -> None:
         assert self._watermark is not None
         for event in events:
             event.seq = seq
-        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, len(events))
+        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, len(events) + (1 if feedback else 0))
         self._assembler.add_logs(events)
+        self._start_feedback(seq, feedback)
         self._wake.set()
+
+    def _admit_feedback(self, seq: int, size: int, items: list[Feedback]) -> None:
+        assert self._watermark is not None
+        self._watermark.begin(seq, size + RECORD_OVERHEAD_BYTES, 1 if items else 0)
+        self._start_feedback(seq, items)
+
+    def _start_feedback(self, seq: int, items: list[Feedback]) -> None:
+        """Handle ``items`` in the background; the record's hold is released once they are stored."""
+        if not items:
+            return
+        for item in items:
+            item.seq = seq
+
+        async def handle() -> None:
+            await self.analysis.handle_feedback(items)
+            assert self._watermark is not None
+            self._watermark.release(seq)
+
+        task = asyncio.create_task(handle(), name=f"feedback-{seq}")
+        self._feedback_tasks.add(task)
+        task.add_done_callback(self._feedback_tasks.discard)
 
     def _on_abandoned(self, seq: int) -> None:
         if self._watermark is not None:
@@ -177,6 +241,7 @@ class Pipeline:
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
             self._dispatch(*self._assembler.poll())
+            self.analysis.tick()
 
     def _dispatch(self, released: list[Released], finished: list[int]) -> None:
         assert self._watermark is not None
@@ -188,16 +253,20 @@ class Pipeline:
             self._watermark.release(seq)
         if not released:
             return
+        findings = self.analysis.process([item.span for item in released])
         max_items = self._config.service.write_batch_max_items
         for start in range(0, len(released), max_items):
             chunk = released[start : start + max_items]
-            task = asyncio.create_task(self._write(chunk))
+            task = asyncio.create_task(self._write(chunk, findings))
             self._write_tasks.add(task)
             task.add_done_callback(self._write_tasks.discard)
 
-    async def _write(self, released: list[Released]) -> None:
+    async def _write(self, released: list[Released], findings: asyncio.Task[None] | None) -> None:
         async with self._writers:
             await self._store_with_retry([item.span for item in released], _retry_forever)
+        if findings is not None:
+            # The records go only once what their spans triggered is written too.
+            await asyncio.shield(findings)
         assert self._watermark is not None
         for item in released:
             self._watermark.release(item.span.seq)

@@ -6,7 +6,8 @@ span. When the span is no longer in the session state, :func:`find_feedback_targ
 in ``spans`` with the same rules the session state applies: a span id names that span; a trace
 or a response id names the turn's answer (the last LLM span of the trace by end time that
 produced text); a session names its last answer at or before the feedback's time (else its
-first). It returns the target, the turn's stored signal scores and a flagged row carrying the
+first). A span id that is not stored (an app's root span, say) falls back to its trace. It
+returns the target, the turn's stored signal scores and a flagged row carrying the
 turn's content, ready to be written if the feedback flags the turn.
 """
 
@@ -47,7 +48,9 @@ def find_feedback_target(client: Client, item: Feedback) -> StoredTarget | None:
         row = _one(client, where, {"s": item.span_id, "t": item.trace_id})
     if row is None and item.response_id:
         row = _one(client, "ResponseId = {r:String}", {"r": item.response_id})
-    if row is None and item.trace_id and not item.span_id:
+    if row is None and item.trace_id:
+        # Also when a named span is not stored: it may be the trace's root (an app span that is
+        # no LLM step), which instrumentations parent evaluation events to.
         row = _one(client, "TraceId = {t:String} AND Kind = 'llm'", {"t": item.trace_id}, _ANSWER_ORDER)
     if row is None and item.session_id and not (item.span_id or item.trace_id or item.response_id):
         params = {"s": item.session_id, "at": item.time_ns}

@@ -1,0 +1,232 @@
+"""Wiring of the session processor into the embedded pipeline: findings to the store, feedback
+joined to its span, the session state checkpointed.
+
+Delivery: the pipeline lets an ingest-log record go (advances the stored watermark) only once
+its spans are stored *and* the findings their processing produced are written. Every
+``checkpoint_interval_s`` the session state is snapshotted together with that watermark
+``W`` to ``<data_dir>/session-state.json`` (after the findings emitted before the snapshot are
+written), and the ingest log's checkpoint is held at or below ``W``. After a crash the state
+is restored from the snapshot and the records after ``W`` are replayed through it; spans it
+has already seen re-emit their signals (the writes are idempotent) and the rest are new. So a
+crash loses no signal that the spans acknowledged before it would have produced.
+
+Feedback is durable once acknowledged (ingest log), stored as received in ``feedback``, then
+joined: to a turn in the session state, else to a span found in the store (feedback a day
+late), else kept waiting for its span in memory (and, across restarts, reloaded from the
+``feedback`` rows not joined yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import orjson
+from tracesieve.collector.contracts import CanonicalSpan, Feedback, FlaggedSpan, Signal, SpanRef
+from tracesieve.collector.errors import PermanentError, RetryableError
+from tracesieve.processors.detectors import build_detectors
+from tracesieve.processors.detectors.config import detector_configs
+from tracesieve.processors.scoring import Scorer
+from tracesieve.processors.sessions import Findings, SessionProcessor
+
+if TYPE_CHECKING:
+    from tracesieve.collector.config import Config
+
+__all__ = ["Analysis", "FindingsStore"]
+
+_log = logging.getLogger(__name__)
+
+STATE_FILE = "session-state.json"
+
+T = TypeVar("T")
+
+
+class FindingsStore(Protocol):
+    """What the analysis needs of the sink."""
+
+    async def write_findings(
+        self,
+        signals: list[Signal],
+        flagged: list[FlaggedSpan],
+        feedback: list[tuple[Feedback, SpanRef | None]],
+    ) -> None: ...
+
+    async def find_feedback_target(
+        self, item: Feedback
+    ) -> tuple[SpanRef, dict[str, float], FlaggedSpan] | None: ...
+
+    async def load_pending_feedback(self, since_ns: int, limit: int) -> list[Feedback]: ...
+
+
+class Analysis:
+    """Owns the :class:`SessionProcessor`; see the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: FindingsStore,
+        data_dir: Path,
+        stored_mark: Callable[[], int],
+        limit_checkpoint: Callable[[int | None], None],
+    ) -> None:
+        cfg = config.processors.sessions
+        self._cfg = cfg
+        self._store = store
+        self._path = data_dir / STATE_FILE
+        self._stored_mark = stored_mark
+        self._limit_checkpoint = limit_checkpoint
+        self.enabled = cfg.enabled
+        detectors = build_detectors(detector_configs(config.processors.detectors)) if cfg.enabled else []
+        self.processor = SessionProcessor(cfg, detectors, Scorer(config.processors.scoring))
+        self._writes: set[asyncio.Task[None]] = set()
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._last_checkpoint = time.monotonic()
+        self.signals_written = 0
+        self.flagged_written = 0
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self, replay_from: int) -> None:
+        """Restore the last snapshot and the feedback still waiting; hold the ingest-log
+        checkpoint at ``replay_from`` until the next snapshot."""
+        if not self.enabled:
+            return
+        self._limit_checkpoint(replay_from)
+        if self._path.exists():
+            try:
+                saved = orjson.loads(await asyncio.to_thread(self._path.read_bytes))
+                self.processor.restore(saved["state"])
+                _log.info(
+                    "session state restored: %d sessions (snapshot at ingest-log seq %d)",
+                    self.processor.session_count, saved.get("seq", 0),
+                )  # fmt: skip
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # A bad snapshot only costs pair/idle signals that span the restart.
+                _log.warning("session state not restored from %s: %s", self._path, exc)
+        since = time.time_ns() - int(self._cfg.pending_feedback_ttl_s * 1e9)
+        pending = await self._store.load_pending_feedback(since, self._cfg.max_pending_feedback)
+        self.processor.wait_for_target(pending)
+
+    async def aclose(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._checkpoint_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._checkpoint_task, max(0.0, deadline - loop.time()))
+        if self._writes:
+            await asyncio.wait(self._writes, timeout=max(0.0, deadline - loop.time()))
+        unfinished = [task for task in self._writes if not task.done()]
+        for task in unfinished:
+            task.cancel()
+        if self.enabled and not unfinished:
+            await self._checkpoint()
+
+    # -- the stream -----------------------------------------------------------------------------
+
+    def observe(self, spans: list[CanonicalSpan]) -> None:
+        """Advance event time with admitted spans (held ones too, so timers see them)."""
+        if self.enabled and spans:
+            self.processor.observe_time(max(span.end_ns for span in spans))
+
+    def process(self, spans: list[CanonicalSpan]) -> asyncio.Task[None] | None:
+        """Run released spans through the processor; returns the task writing the findings."""
+        if not self.enabled:
+            return None
+        return self._write(self.processor.process(spans))
+
+    def tick(self) -> None:
+        """Fire due timers and checkpoint when it is time; call it on every pump round."""
+        if not self.enabled:
+            return
+        self._write(self.processor.advance())
+        if (
+            self._checkpoint_task is None
+            and time.monotonic() - self._last_checkpoint >= self._cfg.checkpoint_interval_s
+        ):
+            self._checkpoint_task = asyncio.create_task(self._checkpoint(), name="session-checkpoint")
+            self._checkpoint_task.add_done_callback(self._checkpoint_done)
+
+    async def handle_feedback(self, items: list[Feedback]) -> None:
+        """Store feedback as received, then join it (state, store, or wait for the span)."""
+        await self._retry(lambda: self._store.write_findings([], [], [(item, None) for item in items]))
+        if not self.enabled:
+            return
+        found, missing = self.processor.add_feedback(items)
+        for item in missing:
+            target = await self._retry_value(lambda item=item: self._store.find_feedback_target(item))  # type: ignore[misc]
+            if target is None:
+                self.processor.wait_for_target([item])
+            else:
+                found.extend(self.processor.apply_feedback(item, *target))
+        task = self._write(found)
+        if task is not None:
+            await asyncio.shield(task)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _write(self, found: Findings) -> asyncio.Task[None] | None:
+        if not found:
+            return None
+        task = asyncio.create_task(self._write_findings(found))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return task
+
+    async def _write_findings(self, found: Findings) -> None:
+        feedback: list[tuple[Feedback, SpanRef | None]] = list(found.resolved)
+        await self._retry(lambda: self._store.write_findings(found.signals, found.flagged, feedback))
+        self.signals_written += len(found.signals)
+        self.flagged_written += len(found.flagged)
+
+    async def _retry(self, call: Callable[[], Awaitable[None]]) -> None:
+        await self._retry_value(call)
+
+    async def _retry_value(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except PermanentError as exc:
+                # Rows we built ourselves: a permanent refusal is a bug; do not retry forever.
+                _log.error("findings write refused, dropped: %s", exc.reason)
+                return None
+            except Exception as exc:  # retryable or unknown: the store may come back
+                attempt += 1
+                delay = min(30.0, 0.1 * 2 ** min(attempt, 9))
+                if isinstance(exc, RetryableError) and exc.retry_after_s:
+                    delay = max(delay, exc.retry_after_s)
+                _log.warning(
+                    "findings store call failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc
+                )
+                await asyncio.sleep(delay)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    async def _checkpoint(self) -> None:
+        self._last_checkpoint = time.monotonic()
+        seq = self._stored_mark()
+        body = orjson.dumps({"seq": seq, "state": self.processor.snapshot()}, default=str)
+        earlier = set(self._writes)
+        if earlier:
+            await asyncio.wait(earlier)
+        await asyncio.to_thread(_write_atomically, self._path, body)
+        self._limit_checkpoint(seq)
+
+    def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
+        self._checkpoint_task = None
+        if not task.cancelled() and task.exception() is not None:
+            _log.warning("session checkpoint failed: %s", task.exception())
+
+
+def _write_atomically(path: Path, body: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(body)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
