@@ -1,0 +1,239 @@
+"""What detection costs and how fast it answers, against the same collector without it.
+
+1. **Throughput, detectors on vs off** (same load, same run): the ingest benchmark's load
+   (1,000 OTel-GenAI chat spans per request, every span a turn of one of 200 sessions per
+   request, so every span goes through the session state and the pair detectors) sent to
+   ``tracesieve run`` twice, once with ``processors.sessions.enabled: false``. The clock stops
+   when every span is queryable. Prints spans/s and the ratio (the bar: on ≥ 0.70 × off).
+2. **Latency at a sustained 5,000 spans/s**: requests of 500 spans every 0.1 s for
+   ``--seconds``; each span ends when it is sent (event time = now), one in 50 is a refusal, and
+   some sessions end on a failed call and then go quiet. Per signal row: ``DetectedAt − span
+   end`` (event time → row), and for ``abandoned_session`` ``DetectedAt − (end + idle_s +
+   allowed_lateness_s)``, i.e. how long after the watermark passed the deadline the row was
+   written. Prints p50/p99/max (the bar: ≤ 1 s).
+
+    .venv/bin/python bench/bench_detection.py [--requests 30] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _load import _kv, free_port, genai_request, peak_rss_mib, send_grpc
+from bench_ingest import SPANS_PER_REQUEST, _wait_ready
+
+IDLE_S = 5.0
+LATENESS_S = 1.0
+
+
+def _query(admin: str, sql: str) -> list[list[Any]]:
+    body = json.dumps({"sql": sql}).encode()
+    request = urllib.request.Request(f"{admin}/api/v1/query", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        rows: list[list[Any]] = json.loads(response.read())["rows"]
+    return rows
+
+
+class Collector:
+    """``tracesieve run`` in its own process, with config from environment overrides."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="tracesieve-bench-"))
+        self.grpc_port, self.http_port, admin_port = free_port(), free_port(), free_port()
+        self.admin = f"http://127.0.0.1:{admin_port}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "tracesieve.collector.cli", "run", "--data-dir", str(self.data_dir),
+                "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
+                "--admin-port", str(admin_port),
+            ],
+            env={**os.environ, **env},
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_ready(f"{self.admin}/readyz")
+
+    def count(self, table: str = "spans") -> int:
+        return int(_query(self.admin, f"SELECT count() FROM tracesieve.{table}")[0][0])
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def throughput(bodies: list[bytes], concurrency: int, detect: bool) -> dict[str, float]:
+    collector = Collector({"TRACESIEVE_PROCESSORS__SESSIONS__ENABLED": "true" if detect else "false"})
+    try:
+        expected = len(bodies) * SPANS_PER_REQUEST
+        start = time.perf_counter()
+        failures = asyncio.run(send_grpc(f"127.0.0.1:{collector.grpc_port}", bodies, concurrency))
+        while collector.count() < expected:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        assert failures == 0, f"{failures} requests failed"
+        return {
+            "spans_s": expected / elapsed,
+            "rss": peak_rss_mib(collector.process.pid),
+            "signals": collector.count("signals"),
+        }
+    finally:
+        collector.close()
+
+
+def _paced_request(rng: random.Random, spans: int, n: int) -> bytes:
+    """``spans`` chat turns ending now; one in 50 a refusal; session ``dead-n`` ends on an error."""
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.extend([_kv("service.name", "latency-bot")])
+    scope = rs.scope_spans.add()
+    now = time.time_ns()
+    for i in range(spans):
+        refusal = i % 50 == 0
+        dead = i == spans - 1
+        question = f"Where is order {rng.randrange(10**6)}?"
+        answer = "I'm sorry, but I can't help with that." if refusal else f"Order shipped on day {i}."
+        span = scope.spans.add(
+            trace_id=rng.randbytes(16),
+            span_id=rng.randbytes(8),
+            name="chat gpt-4o-mini",
+            kind=3,
+            start_time_unix_nano=now - 400_000_000,
+            end_time_unix_nano=now,
+        )
+        session = f"dead-{n}" if dead else f"live-{rng.randrange(2000)}"
+        asked = [{"role": "user", "parts": [{"type": "text", "content": question}]}]
+        said = [{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]
+        span.attributes.extend(
+            [
+                _kv("gen_ai.operation.name", "chat"),
+                _kv("gen_ai.request.model", "gpt-4o-mini"),
+                _kv("session.id", session),
+                _kv("gen_ai.input.messages", json.dumps(asked)),
+                _kv("gen_ai.output.messages", json.dumps(said)),
+            ]
+        )
+        if dead:
+            span.status.code = 2
+            span.status.message = "Error code: 500"
+    return request.SerializeToString()
+
+
+async def _paced_send(base: str, seconds: float, rate: int) -> int:
+    rng = random.Random(7)
+    per_request = rate // 10
+    sent = 0
+    async with aiohttp.ClientSession() as session:
+        start = time.perf_counter()
+        n = 0
+        pending: set[asyncio.Task[None]] = set()
+
+        async def post(body: bytes) -> None:
+            async with session.post(
+                f"{base}/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}
+            ) as response:
+                await response.read()
+                assert response.status == 200, response.status
+
+        while time.perf_counter() - start < seconds:
+            due = start + n * 0.1
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            task = asyncio.create_task(post(_paced_request(rng, per_request, n)))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            sent += per_request
+            n += 1
+        await asyncio.gather(*pending)
+    return sent
+
+
+def latency(seconds: float, rate: int) -> dict[str, Any]:
+    collector = Collector(
+        {
+            "TRACESIEVE_PROCESSORS__SESSIONS__ALLOWED_LATENESS_S": str(LATENESS_S),
+            "TRACESIEVE_PROCESSORS__DETECTORS__ABANDONED_SESSION__IDLE_S": str(IDLE_S),
+        }
+    )
+    try:
+        sent = asyncio.run(_paced_send(f"http://127.0.0.1:{collector.http_port}", seconds, rate))
+        while collector.count() < sent:
+            time.sleep(0.2)
+        time.sleep(2)
+        quantiles = "quantiles(0.5, 0.99)(lag_ms) AS q, max(lag_ms), count()"
+        span_lag = _query(
+            collector.admin,
+            f"SELECT {quantiles} FROM (SELECT toUnixTimestamp64Milli(DetectedAt) - "
+            "intDiv(toUnixTimestamp64Nano(Timestamp), 1000000) AS lag_ms FROM tracesieve.signals "
+            "WHERE Signal = 'refusal')",
+        )[0]
+        deadline_ms = int((IDLE_S + LATENESS_S) * 1000)
+        timer_lag = _query(
+            collector.admin,
+            f"SELECT {quantiles} FROM (SELECT toUnixTimestamp64Milli(DetectedAt) - "
+            f"intDiv(toUnixTimestamp64Nano(Timestamp), 1000000) - {deadline_ms} AS lag_ms "
+            "FROM tracesieve.signals WHERE Signal = 'abandoned_session')",
+        )[0]
+        return {"sent": sent, "span": span_lag, "timer": timer_lag, "elapsed_s": seconds}
+    finally:
+        collector.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--requests", type=int, default=30, help="requests of 1,000 spans for the throughput run"
+    )
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20, help="length of the paced latency run")
+    parser.add_argument("--rate", type=int, default=5000, help="spans/s of the paced latency run")
+    args = parser.parse_args()
+    console = Console()
+    bodies = [genai_request(SPANS_PER_REQUEST, seed) for seed in range(args.requests)]
+    console.print(f"throughput: {len(bodies)} requests of {SPANS_PER_REQUEST} spans, detectors off then on")
+    off = throughput(bodies, args.concurrency, detect=False)
+    on = throughput(bodies, args.concurrency, detect=True)
+    table = Table(title="durable ingest, spans/s (same load, same run)")
+    for column in ("detectors", "spans/s", "peak RSS MiB", "signal rows"):
+        table.add_column(column, justify="right")
+    table.add_row("off", f"{off['spans_s']:,.0f}", f"{off['rss']:.0f}", f"{off['signals']:,}")
+    table.add_row("on", f"{on['spans_s']:,.0f}", f"{on['rss']:.0f}", f"{on['signals']:,}")
+    console.print(table)
+    ratio = on["spans_s"] / off["spans_s"]
+    console.print(f"on/off ratio: {ratio:.3f} (detection costs {1 - ratio:.1%} of throughput)")
+
+    console.print(f"\nlatency: {args.rate:,} spans/s over OTLP/HTTP for {args.seconds:.0f} s …")
+    result = latency(args.seconds, args.rate)
+    title = f"event time → signal row, at {args.rate:,} spans/s ({result['sent']:,} spans)"
+    table = Table(title=title)
+    for column in ("what", "rows", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="right")
+    rows_by_name = {
+        "refusal: span end → row": result["span"],
+        "abandoned: watermark past deadline → row": result["timer"],
+    }
+    for name, (q, worst, rows) in rows_by_name.items():
+        table.add_row(name, f"{rows:,}", f"{q[0]:.0f}", f"{q[1]:.0f}", f"{worst:.0f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
