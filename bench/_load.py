@@ -23,6 +23,14 @@ _QUESTIONS = [
 ]
 
 
+_SYSTEM_PROMPT = (
+    "You are the support assistant of Acme. Answer from this policy only. Refund policy: refunds are "
+    "issued to the original payment method within 5 to 7 business days. Addresses can be changed "
+    "until the order ships. Headphones carry a warranty that excludes water damage. Duplicate "
+    "charges are reversed automatically within three days of the second charge. "
+)
+
+
 def _kv(key: str, value: str | int | float | list[str]) -> KeyValue:
     any_value = AnyValue()
     if isinstance(value, bool):
@@ -58,7 +66,9 @@ def genai_request(spans: int, seed: int, sessions: int = 200) -> bytes:
         history = [
             {
                 "role": "system",
-                "parts": [{"type": "text", "content": "You are the support assistant. " * 12}],
+                # The policy the answer quotes is in the prompt, as in a grounded support bot:
+                # realistic traffic is mostly grounded (the detectors judge every answer).
+                "parts": [{"type": "text", "content": _SYSTEM_PROMPT}],
             },
             {"role": "user", "parts": [{"type": "text", "content": "Earlier question about my order. " * 8}]},
             {

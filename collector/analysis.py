@@ -74,6 +74,7 @@ class Analysis:
         data_dir: Path,
         stored_mark: Callable[[], int],
         limit_checkpoint: Callable[[int | None], None],
+        writes_in_flight: Callable[[], set[asyncio.Task[None]]] | None = None,
     ) -> None:
         cfg = config.processors.sessions
         self._cfg = cfg
@@ -81,6 +82,7 @@ class Analysis:
         self._path = data_dir / STATE_FILE
         self._stored_mark = stored_mark
         self._limit_checkpoint = limit_checkpoint
+        self._writes_in_flight = writes_in_flight
         self.enabled = cfg.enabled
         detectors = build_detectors(detector_configs(config.processors.detectors)) if cfg.enabled else []
         self.processor = SessionProcessor(cfg, detectors, Scorer(config.processors.scoring))
@@ -157,12 +159,22 @@ class Analysis:
         if not self.enabled:
             return
         found, missing = self.processor.add_feedback(items)
+        if missing and self._writes_in_flight is not None:
+            # A span that went through the state and left it (its session forgotten) may still
+            # be in a write: once the writes under way now are done, it is in the store.
+            running = self._writes_in_flight()
+            if running:
+                await asyncio.wait(running)
         for item in missing:
             target = await self._retry_value(lambda item=item: self._store.find_feedback_target(item))  # type: ignore[misc]
-            if target is None:
-                self.processor.wait_for_target([item])
-            else:
+            if target is not None:
                 found.extend(self.processor.apply_feedback(item, *target))
+                continue
+            # Look in the state again, with no await between this look and the wait, so that a
+            # span processed meanwhile cannot slip through.
+            late, still_missing = self.processor.add_feedback([item])
+            found.extend(late)
+            self.processor.wait_for_target(still_missing)
         task = self._write(found)
         if task is not None:
             await asyncio.shield(task)

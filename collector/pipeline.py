@@ -82,6 +82,7 @@ class Pipeline:
             data_dir,
             lambda: self._watermark.mark if self._watermark else 0,
             self._log.limit_checkpoint,
+            lambda: set(self._write_tasks),
         )
         self._feedback_tasks: set[asyncio.Task[None]] = set()
         self._writers = asyncio.Semaphore(cfg.writers)

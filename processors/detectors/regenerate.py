@@ -137,10 +137,25 @@ def _only_polite_edits(a: str, b: str) -> bool:
     return [t for t in ta if t not in _POLITE] == [t for t in tb if t not in _POLITE]
 
 
+# Words of acknowledgement, thanks and greeting: a message made only of these (and stop words)
+# says nothing a model could answer differently ("cheers", "perfect, thank you", "great, bye").
+_ACKNOWLEDGEMENTS = frozenset(
+    """thanks thank thx ty tnx cheers cheer ta perfect great awesome cool nice ok okay k kk alright
+    right fine good excellent brilliant wonderful fantastic lovely amazing super sweet sure yes yeah
+    yep yup no nope nah bye goodbye cya later hi hello hey morning evening afternoon night got it
+    understood noted appreciate appreciated much lot lots so very really indeed done agreed sounds
+    works worked helpful that this was is you your again all well ah oh wow haha lol""".split()
+)
+
+
 def _conversational(text: str) -> bool:
     """A short chat message without a content word ("thanks", "ok", "continue", "tell me more",
-    also "what?" or "are you sure?"): repeating it is conversation, not a retry."""
-    return not concepts(text) and len(tokens(text)) <= 6
+    also "what?", "are you sure?", "cheers", "perfect, thank you"): repeating it is
+    conversation, not a retry."""
+    toks = tokens(text)
+    if len(toks) > 6:
+        return False
+    return not concepts(text) or all(t in _ACKNOWLEDGEMENTS for t in toks)
 
 
 class RegenerateDetector(Detector):
