@@ -190,3 +190,97 @@ def test_query_goes_through_the_running_collector(tmp_path: Path, collectors: li
     assert collector.stop() == 0
     # With the collector gone, the query opens the store itself.
     assert collector.query("SELECT count() AS n FROM tracesieve.spans") == [{"n": 5}]
+
+
+def _turn(
+    path: Path, name: str, trace: int, session: str, question: str, answer: str, at_s: int
+) -> ReplayFile:
+    """One chat turn (an LLM span carrying its session) as an OTLP request file."""
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    start = time.time_ns() - 3_600 * 10**9 + at_s * 10**9
+    span = scope.spans.add(
+        trace_id=trace.to_bytes(16, "big"),
+        span_id=trace.to_bytes(8, "big"),
+        name="chat gpt-4o-mini",
+        kind=3,
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + 10**9,
+    )
+    for key, value in (
+        ("gen_ai.operation.name", "chat"),
+        ("session.id", session),
+        (
+            "gen_ai.input.messages",
+            json.dumps([{"role": "user", "parts": [{"type": "text", "content": question}]}]),
+        ),
+        (
+            "gen_ai.output.messages",
+            json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]),
+        ),
+    ):
+        span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+    file = path / f"{name}_traces.pb"
+    file.write_bytes(request.SerializeToString())
+    return ReplayFile(file, "traces", "protobuf")
+
+
+def _wait_rows(collector: Collector, sql: str, want: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for _attempt in range(300):
+        rows = collector.query(sql)
+        if len(rows) >= want:
+            break
+        time.sleep(0.2)
+    return rows
+
+
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["after-a-checkpoint", "before-any-checkpoint"])
+def test_kill_9_keeps_the_session_state(
+    tmp_path: Path, collectors: list[Collector], checkpointed: bool
+) -> None:
+    """A rephrase that spans a kill -9 is still found: the state is restored from its last
+    checkpoint and the ingest-log records after it are replayed through it."""
+    interval = "0.3" if checkpointed else "600"
+    env = {"TRACESIEVE_PROCESSORS__SESSIONS__CHECKPOINT_INTERVAL_S": interval}
+    first = Collector(tmp_path / "data", env=env)
+    collectors.append(first)
+    first.start()
+    refused = _turn(
+        tmp_path,
+        "t1",
+        11,
+        "s-kill",
+        "How do I cancel my subscription?",
+        "I'm sorry, but I can't help with that.",
+        0,
+    )
+    asyncio.run(replay([refused], f"http://127.0.0.1:{first.http_port}"))
+    rows = _wait_rows(first, "SELECT Signal FROM tracesieve.signals", 1)
+    assert rows == [{"Signal": "refusal"}]
+    if checkpointed:
+        time.sleep(1.5)
+        assert (tmp_path / "data" / "session-state.json").exists()
+    first.kill9()
+
+    second = Collector(tmp_path / "data", env=env)
+    collectors.append(second)
+    second.start()
+    again = _turn(
+        tmp_path,
+        "t2",
+        12,
+        "s-kill",
+        "How can I cancel my subscription plan?",
+        "Go to Settings > Billing.",
+        40,
+    )
+    asyncio.run(replay([again], f"http://127.0.0.1:{second.http_port}"))
+    sql = "SELECT TraceId, Signal FROM tracesieve.signals FINAL ORDER BY Signal"
+    rows = _wait_rows(second, sql, 2)
+    assert rows == [
+        {"TraceId": f"{11:032x}", "Signal": "refusal"},
+        {"TraceId": f"{11:032x}", "Signal": "rephrase"},
+    ]
+    assert second.stop() == 0
+    assert second.query("SELECT count() AS n FROM tracesieve.signals FINAL") == [{"n": 2}]
