@@ -128,6 +128,11 @@ class Analysis:
         if self.enabled and not unfinished:
             await self._checkpoint()
 
+    @property
+    def writing(self) -> bool:
+        """Whether findings are still being written."""
+        return bool(self._writes)
+
     # -- the stream -----------------------------------------------------------------------------
 
     def observe(self, spans: list[CanonicalSpan]) -> None:

@@ -151,7 +151,12 @@ class Pipeline:
         while loop.time() < end:
             self._dispatch(*self._assembler.flush())
             self.analysis.tick()
-            if self._assembler.held_spans == 0 and not self._write_tasks and not self._feedback_tasks:
+            if (
+                self._assembler.held_spans == 0
+                and not self._write_tasks
+                and not self._feedback_tasks
+                and not self.analysis.writing
+            ):
                 return True
             await asyncio.sleep(0.01)
         return False

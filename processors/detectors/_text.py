@@ -19,6 +19,9 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 from functools import lru_cache
+from itertools import chain, compress
+from operator import itemgetter
+from typing import Generic, TypeVar
 
 from ._text_entities import Entity, extract_entities
 from ._text_lexicon import FILLERS, STOPWORDS, SYNONYM_GROUPS, SYNONYM_PHRASES, words
@@ -26,9 +29,12 @@ from ._text_support import Support
 
 __all__ = [
     "CONCEPT_NAMES",
+    "BoundedCache",
     "Entity",
     "Support",
     "concepts",
+    "concepts_of",
+    "digit_tokens",
     "extract_entities",
     "fold",
     "is_question",
@@ -36,8 +42,10 @@ __all__ = [
     "similar_words",
     "stem",
     "surface",
+    "surface_key",
     "surface_similarity",
     "tokens",
+    "tokens_of",
 ]
 
 _FOLD = str.maketrans(
@@ -90,11 +98,38 @@ def surface_similarity(a: str, b: str, at_least: float = 0.0, max_chars: int = 4
     return quick if quick < at_least else matcher.ratio()
 
 
+class _WordTokens(dict[str, tuple[str, ...]]):
+    """Raw whitespace-separated word (lower case, ASCII-folded) -> its tokens. Splitting on
+    whitespace first gives the same tokens as one findall over the text (a token never spans a
+    space) and lets common words be looked up, in C (``map``), instead of scanned. Bounded."""
+
+    def __missing__(self, raw: str) -> tuple[str, ...]:
+        word = raw.strip(_EDGE_PUNCTUATION)
+        if word.isalnum() and word.isascii():
+            if not word.isalpha():
+                return (word,)  # a number or an id: seldom seen again, not worth keeping
+            out: tuple[str, ...] = (word,)
+        else:
+            out = tuple(t[:-2] if t.endswith("'s") and t not in STOPWORDS else t for t in _WORD.findall(raw))
+        if len(self) > 100_000:
+            self.clear()
+        self[raw] = out
+        return out
+
+
+_EDGE_PUNCTUATION = '?.,!;:()[]"*'
+_WORD_TOKENS = _WordTokens()
+
+
+def tokens_of(text: str) -> tuple[str, ...]:
+    """:func:`tokens` without the memo on the whole text (for callers that cache per message)."""
+    return tuple(chain.from_iterable(map(_WORD_TOKENS.__getitem__, _ascii(text).lower().split())))
+
+
 @lru_cache(maxsize=4096)
 def tokens(text: str) -> tuple[str, ...]:
     """Word tokens of the folded text; a possessive ``'s`` is dropped, other contractions kept."""
-    out = _WORD.findall(_ascii(text).lower())
-    return tuple(t[:-2] if t.endswith("'s") and t not in STOPWORDS else t for t in out)
+    return tokens_of(text)
 
 
 def sentences(text: str) -> list[str]:
@@ -159,39 +194,61 @@ CONCEPT_NAMES = frozenset(SYNONYMS.values()) | frozenset(PHRASES.values())
 _IGNORED_STEMS = frozenset(stem(w) for w in FILLERS) - frozenset(SYNONYMS)
 
 
+class _TokenConcepts(dict[str, tuple[str, str, bool]]):
+    """Token -> (stem, concept or "" when never content on its own, may open a phrase). Bounded."""
+
+    def __missing__(self, t: str) -> tuple[str, str, bool]:
+        if t.isdigit():
+            return (t, t, False)  # a number is its own concept; not kept (open-ended)
+        s = stem(t)
+        ignored = t in STOPWORDS or t in FILLERS or (len(t) < 2 and not t.isdigit()) or s in _IGNORED_STEMS
+        hit = (s, "" if ignored else SYNONYMS.get(s, s), s in _PHRASE_FIRST)
+        if len(self) > 100_000:
+            self.clear()
+        self[t] = hit
+        return hit
+
+
+_PHRASE_FIRST = frozenset(k.split()[0] for k in PHRASES)
+_TOKEN_CONCEPT = _TokenConcepts()
+_CONCEPT = itemgetter(1)
+_OPENS = itemgetter(2)
+
+
+def concepts_of(toks: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`concepts` of already tokenised text."""
+    infos = list(map(_TOKEN_CONCEPT.__getitem__, toks))
+    n = len(infos)
+    found: list[str] = list(map(_CONCEPT, infos))
+    # Only the few tokens that may open a phrase are looked at one by one (in order: a phrase
+    # consumes the words after it).
+    skip_to = 0
+    for i in compress(range(n), map(_OPENS, infos)):
+        if i < skip_to:
+            continue
+        s = infos[i][0]
+        phrase: str | None = None
+        if i + 2 < n:
+            phrase = PHRASES.get(s + " " + infos[i + 1][0] + " " + infos[i + 2][0])
+            if phrase is not None:
+                found[i + 1] = found[i + 2] = ""
+                skip_to = i + 3
+        if phrase is None and i + 1 < n:
+            phrase = PHRASES.get(s + " " + infos[i + 1][0])
+            if phrase is not None:
+                found[i + 1] = ""
+                skip_to = i + 2
+        if phrase is not None:
+            found[i] = phrase
+    return tuple(dict.fromkeys(filter(None, found)))
+
+
 @lru_cache(maxsize=4096)
 def concepts(text: str) -> tuple[str, ...]:
     """The content of ``text`` as concept names, in order, without repeats: phrases first
     (``money back`` → ``refund``, ``how long`` → ``duration``, matched on stems), stop and filler
     words dropped, stems mapped through the synonym groups (an unmapped stem is its own concept)."""
-    toks = tokens(text)
-    stems = [stem(t) for t in toks]
-    out: list[str] = []
-    seen: set[str] = set()
-    i, n = 0, len(toks)
-    while i < n:
-        t = toks[i]
-        concept: str | None = None
-        if i + 2 < n:
-            concept = PHRASES.get(stems[i] + " " + stems[i + 1] + " " + stems[i + 2])
-            if concept is not None:
-                i += 3
-        if concept is None and i + 1 < n:
-            concept = PHRASES.get(stems[i] + " " + stems[i + 1])
-            if concept is not None:
-                i += 2
-        if concept is None:
-            i += 1
-            if t in STOPWORDS or t in FILLERS or (len(t) < 2 and not t.isdigit()):
-                continue
-            s = stems[i - 1]
-            if s in _IGNORED_STEMS:
-                continue
-            concept = SYNONYMS.get(s, s)
-        if concept not in seen:
-            seen.add(concept)
-            out.append(concept)
-    return tuple(out)
+    return concepts_of(tokens(text))
 
 
 def similar_words(a: str, b: str) -> bool:
@@ -227,3 +284,48 @@ def _one_edit(a: str, b: str, prefix: int) -> bool:
     if len(ra) > len(rb):
         ra, rb = rb, ra
     return ra == rb[1:]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A per-detector memo of per-message features, keyed by the message text (never by object
+    identity: records are rebuilt from snapshots). Evicts oldest-first once ``maxsize`` is
+    reached: a message is looked up again within a few turns of its first use, so insertion
+    order is as good as recency and cheaper to keep."""
+
+    __slots__ = ("_data", "_maxsize")
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._data: dict[K, V] = {}
+        self._maxsize = maxsize
+
+    def get(self, key: K) -> V | None:
+        return self._data.get(key)
+
+    def put(self, key: K, value: V) -> V:
+        data = self._data
+        if len(data) >= self._maxsize:
+            del data[next(iter(data))]
+        data[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def digit_tokens(toks: tuple[str, ...]) -> frozenset[str]:
+    """The tokens holding a digit ("2024", "ord", "1234" → {"2024", "1234"}): the numbers and
+    identifiers of a message, found without running the entity extractor."""
+    return frozenset(t for t in toks if not t.isalpha() and any(c.isdigit() for c in t))
+
+
+def surface_key(text: str, toks: tuple[str, ...]) -> str:
+    """A cheap stand-in for :func:`surface` to test two messages for identity: the tokens
+    joined, apostrophes dropped; text with non-ASCII letters (whose words ``tokens`` does not
+    see) falls back to :func:`surface`."""
+    if not text.isascii():
+        return surface(text)
+    return " ".join(toks).replace("'", "")

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ._text import CONCEPT_NAMES, concepts, fold, similar_words
 from ._text_lexicon import words
 from .refusal import classify_refusal
 
-__all__ = ["answered", "asks_user", "fits", "matched", "weak_answer"]
+if TYPE_CHECKING:
+    from tracesieve.processors.sessions.model import TurnRecord
+
+__all__ = [
+    "answered",
+    "asks_user",
+    "corrects_own_question",
+    "fits",
+    "matched",
+    "resent_elsewhere",
+    "weak_answer",
+]
 
 _CLOSER = re.compile(
     r"\b(?:anything else|any other questions?|something else|what else|how else|does (?:that|this) help|"
@@ -205,3 +217,83 @@ def _opens_with_a_subject(answer: str) -> bool:
     first = m.group(1).lower()
     direct = first in _DIRECT_OPENERS or first.endswith("ly")
     return not (direct or _INSTRUCTION.match(answer) or _imperative(answer))
+
+
+def resent_elsewhere(earlier: TurnRecord, later: TurnRecord) -> bool:
+    """``later`` does not continue ``earlier``'s conversation: its history is shorter (a
+    regenerate or an edit of an earlier turn, re-sent with that turn's history), or as long but
+    ending with another assistant message. With a history (≥ 3 messages) only: an app that
+    sends none, or a window of fixed length, keeps the count constant — then the assistant
+    message before ``later`` decides when it is known."""
+    if earlier.message_count < 3:
+        return False
+    if later.message_count < earlier.message_count:
+        return True
+    if later.message_count > earlier.message_count:
+        return False
+    before, answer = later.previous_assistant.strip(), earlier.answer_text.strip()
+    if not before or not answer:
+        return True
+    n = min(len(before), len(answer), 200)
+    return before[:n] != answer[:n]
+
+
+_SELF_OPENER = re.compile(
+    r"^(?:sorry|oops|whoops|my (?:bad|mistake|fault)|typo|to correct myself|"
+    r"i (?:meant|mean)\b(?!,? (?:what|how|why|when|where|which|who|can|could|is|are|do|does)\b))"
+    r"|\b(?:correction (?:on|from) my (?:side|part|end)|let me correct (?:myself|that|my question)|"
+    r"i should have (?:said|written|asked|mentioned)|i (?:meant|mean) to (?:say|ask|write)|"
+    r"i made a (?:typo|mistake) in my question)\b"
+)
+_NEGATED_TERM = re.compile(
+    r"\b(?:not|rather than|instead of)\s+((?:the |a |an |my |our )?[\w'-]+(?: [\w'-]+)?)"
+)
+
+
+def corrects_own_question(message: str, question: str, answer: str) -> bool:
+    """The user changes their own question ("Sorry, I meant business class", "Correction on my
+    side: adoptive parents, not secondary caregivers"): an opener that says so, or a "not X" /
+    "instead of X" whose X comes from the user's question and not from the answer."""
+    text = fold(message[:600])
+    if _SELF_OPENER.search(text):
+        return True
+    if text.endswith("?"):
+        return False
+    own = set(concepts(question))
+    if not own:
+        return False
+    said = set(concepts(answer[:2000])) if answer else set()
+    for m in _NEGATED_TERM.finditer(text):
+        negated = concepts(m.group(1))
+        if negated and all(c in own for c in negated) and not all(c in said for c in negated):
+            return True
+    return False
+
+
+# What a question asks for, from the question word that opens it or one of its clauses ("…, why?",
+# "can you tell me when…"); a question word inside a clause ("…compensation when my flight…")
+# does not count. Yes/no and "what/which" questions are left open (""): their form changes
+# freely between two wordings of one question.
+_FOCUS_WORD = re.compile(
+    r"(?:^|[.,;:!?(]\s*|\b(?:and|but|so|then|ok|okay|well|hi|hello|again|rephrase|words|mean|meant|"
+    r"tell me|know|wondering|wonder|ask|asking|asked|sure|idea|clarify)\s+)"
+    r"(?:(?P<reason>why|how come|what(?:'s| is)? (?:the reason|causing|causes))|"
+    r"(?P<time>how long|how much time|how many (?:days|weeks|hours|months|years|minutes|nights)|"
+    r"until when|till when|by when|when|what time|what date|which day|how soon|how early|how late|"
+    r"how often|how frequently)|"
+    r"(?P<amount>how much|how many)|(?P<place>where)|(?P<person>who|whom)|(?P<method>how))\b"
+)
+# Foci that ask the same thing in other words ("where can I download…" = "how do I download…").
+_COMPATIBLE = frozenset((frozenset(("method", "place")), frozenset(("method", "person"))))
+
+
+def focus(question: str) -> str:
+    """What the question asks for: ``reason``, ``time``, ``amount``, ``place``, ``person``,
+    ``method`` or ``""`` (open: a yes/no or what/which question, or no question word)."""
+    m = _FOCUS_WORD.search(fold(question[:300]))
+    return "" if m is None else m.lastgroup or ""
+
+
+def focus_conflict(a: str, b: str) -> bool:
+    """Two foci that ask different things ("why…?" / "until when…?")."""
+    return bool(a) and bool(b) and a != b and frozenset((a, b)) not in _COMPATIBLE

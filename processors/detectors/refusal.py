@@ -206,6 +206,15 @@ _DEFLECT_KEYWORDS = (
     "contact", "reach", "consult", "touch with", "speak", "talk", "check with", "ask", "visit", "call",
     "email",
 )  # fmt: skip
+# A cheaper superset of the keyword test, for ASCII heads (where fold only lower-cases and
+# collapses spaces): every match of a refusal pattern contains one of these (none of them has a
+# space to collapse); the deflection patterns also need one of the second set, and only count in
+# a short answer. Most answers contain none of them, and six ``in`` tests cost a third of the 47.
+_NEEDLES = ("n't", "not", "cant", "unable", "decline", "idea")
+_DEFLECT_NEEDLES = (
+    "only", "outside", "beyond", "contact", "reach", "call", "email", "touch", "speak", "talk", "consult",
+    "ask", "check", "visit",
+)  # fmt: skip
 _QUOTED = re.compile(r"\"[^\"\n]{1,160}\"|(?<!\w)'[^'\n]{1,160}'(?!\w)")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)|\n")
 _LIST_ITEM = re.compile(r"(?m)^\s*(?:\d{1,2}[.)]|[-*•])\s+\S|(?<=[.:;!?] )\d{1,2}[.)] +[A-Z]")
@@ -233,11 +242,16 @@ def classify_refusal(
     if not text:
         return None
     head = text[: window_chars + 400]
-    low = head.lower().replace("\u2019", "'")  # (str.translate costs more than all the tests below)
-    if not any(k in low for k in _KEYWORDS) and (
-        len(text) > deflection_max_chars or not any(k in low for k in _DEFLECT_KEYWORDS)
-    ):
-        return None  # no refusal can start here: most answers stop at this test
+    short = len(text) <= deflection_max_chars
+    if head.isascii():
+        low = head.lower()
+        if not any(k in low for k in _NEEDLES) and not (short and any(k in low for k in _DEFLECT_NEEDLES)):
+            return None  # no refusal can start here: most answers stop at this test
+    else:
+        low = head.lower().replace("\u2019", "'")  # (str.translate costs more than all the tests below)
+    # The keyword test the patterns were tuned with (it also rules out what the needles let through).
+    if not any(k in low for k in _KEYWORDS) and (not short or not any(k in low for k in _DEFLECT_KEYWORDS)):
+        return None
     sentences = _sentences(_QUOTED.sub(" ", fold(head)))
     best: RefusalMatch | None = None
     matched: set[int] = set()
@@ -289,16 +303,19 @@ class RefusalDetector(Detector):
     def on_span(self, span: CanonicalSpan, session_id: str) -> Sequence[Signal]:
         if span.kind != KIND_LLM:
             return ()
-        config = self._resolve(span.service_name, span.response_model or span.request_model, "")
-        evidence: dict[str, Any] = {"span_id": span.span_id, "trace_id": span.trace_id}
         if span.refusal:
-            evidence.update(
-                kind="refusal_field", refusal=span.refusal[:500], answer_chars=len(span.output_text)
-            )
+            evidence: dict[str, Any] = {
+                "span_id": span.span_id,
+                "trace_id": span.trace_id,
+                "kind": "refusal_field",
+                "refusal": span.refusal[:500],
+                "answer_chars": len(span.output_text),
+            }
             return (make_signal(self, span_ref(span, session_id), 1.0, evidence),)
         text = span.output_text
         if not text:
             return ()
+        config = self._resolve(span.service_name, span.response_model or span.request_model, "")
         match = classify_refusal(
             text,
             window_chars=config.window_chars,
@@ -307,12 +324,14 @@ class RefusalDetector(Detector):
         )
         if match is None or match.score < config.min_score:
             return ()
-        evidence.update(
-            kind=match.kind,
-            phrase=match.phrase,
-            substance_chars=match.substance_chars,
-            answer_chars=len(text),
-        )
+        evidence = {
+            "span_id": span.span_id,
+            "trace_id": span.trace_id,
+            "kind": match.kind,
+            "phrase": match.phrase,
+            "substance_chars": match.substance_chars,
+            "answer_chars": len(text),
+        }
         return (make_signal(self, span_ref(span, session_id), match.score, evidence),)
 
 

@@ -11,7 +11,9 @@ user did not accept).
   "whats the fee"), or
 - *near-identical*: character similarity ≥ ``min_similarity`` (default 0.9) **and** every word
   that differs is a tiny edit — a typo of the other word ("recieve"/"receive"), or a stop/filler
-  word ("please", "the") — and both name the same entities (numbers, ids, names);
+  word ("please", "the") — and both name the same entities (numbers, ids, names; the digits of
+  the two messages are compared first, so another number is another prompt before any edit
+  distance is computed);
 
 and the later turn starts soon after the earlier one ends: ``later.start_ns - earlier.end_ns ≤
 window_s`` (default 600 s). When the app re-sent the same conversation — identical message and
@@ -48,7 +50,17 @@ from pydantic import Field
 from tracesieve.collector.contracts import Signal
 from tracesieve.processors.sessions.model import TurnRecord
 
-from ._text import concepts, extract_entities, similar_words, surface, surface_similarity, tokens
+from ._text import (
+    BoundedCache,
+    concepts,
+    digit_tokens,
+    extract_entities,
+    similar_words,
+    surface_key,
+    surface_similarity,
+    tokens,
+    tokens_of,
+)
 from ._text_lexicon import words
 from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped
 
@@ -114,14 +126,34 @@ def _ignorable(word: str) -> bool:
     return word in _POLITE
 
 
+class _Prompt:
+    """What ``same_prompt`` needs of one message, computed once per message text."""
+
+    __slots__ = ("digits", "key", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        toks = tokens_of(text)
+        self.text = text
+        self.key = surface_key(text, toks)
+        self.words = frozenset(toks)
+        self.digits = digit_tokens(toks)
+
+
 def same_prompt(a: str, b: str, min_similarity: float = 0.9) -> tuple[bool, float, bool]:
     """``(same, similarity, identical)`` for two user messages (see the module docstring)."""
-    sa, sb = surface(a), surface(b)
-    if sa == sb:
-        return bool(sa), 1.0, bool(sa)
-    wa, wb = set(tokens(a)), set(tokens(b))
+    return _same(_Prompt(a), _Prompt(b), min_similarity)
+
+
+def _same(pa: _Prompt, pb: _Prompt, min_similarity: float) -> tuple[bool, float, bool]:
+    if pa.key == pb.key:
+        same = bool(pa.key)
+        return same, 1.0 if same else 0.0, same
+    if pa.digits != pb.digits:
+        return False, 0.0, False  # another number or id: another prompt (checked before any edit distance)
+    wa, wb = pa.words, pb.words
     if 2 * len(wa & wb) < 0.5 * (len(wa) + len(wb)):
         return False, 0.0, False  # most words differ: not worth an edit distance
+    a, b = pa.text, pb.text
     # Only politeness words differ ("Can you summarize this article please"): the same prompt
     # even below min_similarity, as long as most of it is shared.
     floor = min(min_similarity, 0.75) if _only_polite_edits(a, b) else min_similarity
@@ -139,12 +171,12 @@ def _only_polite_edits(a: str, b: str) -> bool:
 
 # Words of acknowledgement, thanks and greeting: a message made only of these (and stop words)
 # says nothing a model could answer differently ("cheers", "perfect, thank you", "great, bye").
-_ACKNOWLEDGEMENTS = frozenset(
+_ACKNOWLEDGEMENTS = words(
     """thanks thank thx ty tnx cheers cheer ta perfect great awesome cool nice ok okay k kk alright
     right fine good excellent brilliant wonderful fantastic lovely amazing super sweet sure yes yeah
     yep yup no nope nah bye goodbye cya later hi hello hey morning evening afternoon night got it
     understood noted appreciate appreciated much lot lots so very really indeed done agreed sounds
-    works worked helpful that this was is you your again all well ah oh wow haha lol""".split()
+    works worked helpful that this was is you your again all well ah oh wow haha lol"""
 )
 
 
@@ -164,6 +196,10 @@ class RegenerateDetector(Detector):
 
     def __init__(self, config: RegenerateConfig) -> None:
         self._resolve = scoped(config)
+        self._prompts: BoundedCache[str, _Prompt] = BoundedCache()
+
+    def _prompt(self, text: str) -> _Prompt:
+        return self._prompts.get(text) or self._prompts.put(text, _Prompt(text))
 
     def on_pair(self, earlier: TurnRecord, later: TurnRecord, distance: int) -> Sequence[Signal]:
         if not earlier.answer_span_id or not earlier.user_message.strip() or not later.user_message.strip():
@@ -173,7 +209,7 @@ class RegenerateDetector(Detector):
             return ()
         u1 = earlier.user_message[: config.max_message_chars]
         u2 = later.user_message[: config.max_message_chars]
-        same, similarity, identical = same_prompt(u1, u2, config.min_similarity)
+        same, similarity, identical = _same(self._prompt(u1), self._prompt(u2), config.min_similarity)
         if not same:
             return ()
         same_history = (

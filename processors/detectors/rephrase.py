@@ -49,7 +49,21 @@ earlier turn went:
 - after a real answer, a follow-up that mentions the earlier question only as a condition ("Will
   I get a refund if I cancel my subscription?" after "How do I cancel my subscription?" was
   answered);
-- a new topic (low similarity).
+- a new topic (low similarity);
+- *another question about the same thing*, unless the later message says it re-asks: the two
+  questions ask for different things (their *focus*, from the question word that opens them or
+  one of their clauses: a reason "why", a time "when / how long / until when", an amount "how
+  much / how many", a place, a person, a method "how do I"; yes/no and what/which questions
+  are open and match any), or they share a single concept while each asks two or more things
+  of its own about it ("…which customers bought the blender?" → "how much time to send the
+  blender back?"); this holds after a weak answer too;
+- a *self-correction* also when the later message negates words of the user's own question
+  that the answer did not use ("Correction on my side: adoptive parents, not secondary
+  caregivers");
+- a later turn that does not continue ``earlier``'s conversation (a regenerate or an edit of
+  an earlier turn): ``earlier`` had a history (≥ 3 messages) and ``later`` a shorter one, or
+  one as long that does not end with ``earlier``'s answer;
+- messages that each hold a number or id the other lacks ("order 1234" / "order 5678").
 
 **Score** ``0.5 + 0.4 × similarity + 0.1 × cue``, × 0.9 at distance 2; in 0.5..1.
 
@@ -60,7 +74,10 @@ earlier turn went:
 **Config** (:class:`RephraseConfig`): ``min_similarity``, ``min_similarity_after_answer``,
 ``min_similarity_with_cue``, ``max_surface_similarity``, ``max_distance``,
 ``short_answer_chars``, ``max_message_chars``.
-No model is downloaded or loaded: the check is deterministic and costs tens of µs per pair.
+No model is downloaded or loaded: the check is deterministic. Cost: the features of a message
+(tokens, concepts, digits, a surface key; focus and folded text on demand) are computed once per
+message text and kept in a bounded per-detector cache (10,000 messages); a pair is then a few
+set operations, cheapest checks first; the edit distance runs last, only for a likely rephrase.
 """
 
 from __future__ import annotations
@@ -75,9 +92,32 @@ from pydantic import Field
 from tracesieve.collector.contracts import Signal
 from tracesieve.processors.sessions.model import TurnRecord
 
-from ._text import Support, concepts, extract_entities, fold, similar_words, surface_similarity, tokens
-from ._text_answers import answered, asks_user, matched, weak_answer
-from ._text_lexicon import PLACES
+from ._text import (
+    CONCEPT_NAMES,
+    BoundedCache,
+    Support,
+    concepts,
+    concepts_of,
+    digit_tokens,
+    extract_entities,
+    fold,
+    similar_words,
+    surface_key,
+    surface_similarity,
+    tokens,
+    tokens_of,
+)
+from ._text_answers import (
+    answered,
+    asks_user,
+    corrects_own_question,
+    focus,
+    focus_conflict,
+    matched,
+    resent_elsewhere,
+    weak_answer,
+)
+from ._text_lexicon import PLACES, words
 from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped
 
 __all__ = ["RephraseConfig", "RephraseDetector", "factory", "rephrase_similarity"]
@@ -133,13 +173,19 @@ _MARKER = re.compile(
     r"\b(?:i mean|i meant|again|once more|one more time|i asked|i'm asking|i am asking|i said|"
     r"to be clear|to clarify|still|simply put|basically)\b"
 )
+# (a condition, "if I don't configure it", is not a problem report)
 _PROBLEM = re.compile(
+    r"(?<!\bif i )(?<!\bif we )(?<!\bif you )"
     r"\b(?:won't|can't|cannot|couldn't|doesn't|don't|isn't|aren't|wasn't|didn't|unable to|fails? to|keeps?)"
     r"\s+(?!know|have|want|need|understand|see|like|think|mean|care|remember|get it)\w+"
 )
 # The user corrects their own question ("Sorry, I meant business class, not premium economy"): a
 # new question about another entity, not the same one again.
 _SELF_CORRECTION = re.compile(r"^(?:sorry|oops|whoops|my (?:bad|mistake)|typo)\b|\bi meant\b[^?]*\bnot\b")
+# Words without which _PROBLEM cannot match: the regex runs only on messages holding one.
+_PROBLEM_HINT = words(
+    "won't can't cannot couldn't doesn't don't isn't aren't wasn't didn't unable fail fails keep keeps"
+)
 _PLACE_CODES = re.compile(r"\b(?:US|USA|UK|EU|UAE|NYC|LA|SF|DC)\b")
 # A condition or circumstance in the later message ("…a refund if I cancel my subscription?"):
 # what the message asks is what remains outside it.
@@ -273,12 +319,98 @@ def rephrase_similarity(u1: str, u2: str) -> tuple[float, list[str]]:
     return 2 * cov1 * cov2 / (cov1 + cov2), m1
 
 
+class _Message:
+    """The per-message features the pair check reads, computed once per message text (a message
+    takes part in up to four pairs); the costlier ones only when a pair gets that far."""
+
+    __slots__ = ("_focus", "_folded", "concept_set", "concepts", "digits", "key", "loose", "text")
+
+    def __init__(self, text: str) -> None:
+        toks = tokens_of(text)
+        found = concepts_of(toks)
+        if "problem" not in found and _PROBLEM_HINT.intersection(toks) and _PROBLEM.search(fold(text)):
+            found = (*found, "problem")
+        self.text = text
+        self.concepts = found
+        self.concept_set = frozenset(found)
+        # word concepts (not synonym names) by first letter: variants and typos keep it
+        loose: dict[str, list[str]] = {}
+        for c in found:
+            if c not in CONCEPT_NAMES:
+                loose.setdefault(c[0], []).append(c)
+        self.loose = loose
+        self.digits = digit_tokens(toks)
+        self.key = surface_key(text, toks)
+        self._folded: str | None = None
+        self._focus: str | None = None
+
+    @property
+    def folded(self) -> str:
+        if self._folded is None:
+            self._folded = fold(self.text)
+        return self._folded
+
+    @property
+    def focus(self) -> str:
+        if self._focus is None:
+            self._focus = focus(self.text)
+        return self._focus
+
+    def matched_in(self, other: _Message) -> list[str]:
+        """:func:`matched` (``self``'s concepts found in ``other``, word variants included)."""
+        their_set, their_loose = other.concept_set, other.loose
+        out: list[str] = []
+        for c in self.concepts:
+            if c in their_set:
+                out.append(c)
+            elif c not in CONCEPT_NAMES:
+                candidates = their_loose.get(c[0])
+                if candidates and any(similar_words(c, t) for t in candidates):
+                    out.append(c)
+        return out
+
+
+def _similarity(m1: _Message, m2: _Message) -> tuple[float, list[str]]:
+    """:func:`rephrase_similarity` on precomputed features."""
+    c1, c2 = m1.concepts, m2.concepts
+    if not c1 or not c2:
+        return 0.0, []
+    shared = m1.matched_in(m2)
+    if not shared:
+        return 0.0, []
+    back = m2.matched_in(m1)
+    cov1, cov2 = len(shared) / len(c1), len(back) / len(c2)
+    if min(cov1, cov2) < MIN_COVERAGE or (len(shared) < 2 and min(len(c1), len(c2)) >= 4):
+        return 0.0, []
+    return 2 * cov1 * cov2 / (cov1 + cov2), shared
+
+
+def _number_conflict(m1: _Message, m2: _Message) -> bool:
+    """Each message holds a number or id the other lacks ("order 1234" / "order 5678"): the cheap
+    first look at :func:`_entity_conflict`."""
+    d1, d2 = m1.digits, m2.digits
+    return bool(d1) and bool(d2) and not d1 <= d2 and not d2 <= d1
+
+
+def _only_an_object_shared(m1: _Message, m2: _Message, shared: Sequence[str]) -> bool:
+    """One concept in common, and each message asks two or more things of its own about it
+    ("…which customers bought the same blender?" → "how much time to send the blender back?"):
+    the same object, not the same question."""
+    if len(shared) != 1:
+        return False
+    return len(m1.concepts) - 1 >= 2 and len(m2.concepts) - 1 >= 2
+
+
 class RephraseDetector(Detector):
     name = "rephrase"
     category = "unhelpful_answer"
 
     def __init__(self, config: RephraseConfig) -> None:
         self._resolve = scoped(config)
+        self._messages: BoundedCache[str, _Message] = BoundedCache()
+
+    def _message(self, text: str) -> _Message:
+        return self._messages.get(text) or self._messages.put(text, _Message(text))
 
     def on_pair(self, earlier: TurnRecord, later: TurnRecord, distance: int) -> Sequence[Signal]:
         if not earlier.answer_span_id or not earlier.user_message or not later.user_message:
@@ -286,19 +418,21 @@ class RephraseDetector(Detector):
         config = self._resolve(earlier.service_name, earlier.model, "")
         if distance > config.max_distance or distance < 1:
             return ()
-        u1 = earlier.user_message[: config.max_message_chars]
-        u2 = later.user_message[: config.max_message_chars]
-        # Cheapest first: most pairs of a session ask unrelated things and stop here.
-        similarity, shared = rephrase_similarity(u1, u2)
+        # Cheapest first: most pairs of a session ask unrelated things and stop at the similarity.
+        m1 = self._message(earlier.user_message[: config.max_message_chars])
+        m2 = self._message(later.user_message[: config.max_message_chars])
+        similarity, shared = _similarity(m1, m2)
         if similarity < min(config.min_similarity, config.min_similarity_with_cue):
             return ()
-        if surface_similarity(u1, u2, config.max_surface_similarity) >= config.max_surface_similarity:
-            return ()  # regenerate's
-        folded2 = fold(u2)
-        if _SELF_CORRECTION.search(folded2):
-            return ()
+        if m1.key == m2.key or _number_conflict(m1, m2) or resent_elsewhere(earlier, later):
+            return ()  # identical: regenerate's; another order/id; not a reply to ``earlier``
+        u1, u2, folded2 = m1.text, m2.text, m2.folded
         strong = _STRONG_MARKER.search(folded2) is not None
         marker = strong or _MARKER.search(folded2) is not None
+        if not strong and (focus_conflict(m1.focus, m2.focus) or _only_an_object_shared(m1, m2, shared)):
+            return ()  # another question about the same thing ("why…?" / "until when…?")
+        if _SELF_CORRECTION.search(folded2) or corrects_own_question(u2, u1, earlier.answer_text):
+            return ()
         asked = later.previous_assistant or (earlier.answer_text if distance == 1 else "")
         if not strong and any(
             text and asks_user(text) for text in (asked, earlier.answer_text, earlier.previous_assistant)
@@ -308,7 +442,7 @@ class RephraseDetector(Detector):
             # answered one ("About a refill."), so it is not a question to re-ask.
             return ()
         weak = weak_answer(earlier.answer_text, earlier.failed, config.short_answer_chars)
-        c1, c2 = _concepts(u1), _concepts(u2)
+        c1, c2 = m1.concepts, m2.concepts
         was_answered = not (weak or marker) and answered(u1, earlier.answer_text, c1, c2)
         if weak or marker:
             threshold = min(config.min_similarity_with_cue, config.min_similarity)
@@ -324,6 +458,10 @@ class RephraseDetector(Detector):
             or (not strong and _slot_substitution(u1, u2, c1, c2))
             or (was_answered and _asks_something_else(u2, c1))
         ):
+            return ()
+        # Last, and only for a likely rephrase: an edit distance, to leave near-identical
+        # messages (a retyped prompt) to regenerate.
+        if surface_similarity(u1, u2, config.max_surface_similarity) >= config.max_surface_similarity:
             return ()
         score = (0.5 + 0.4 * similarity + (0.1 if weak or marker else 0.0)) * (0.9 if distance == 2 else 1.0)
         cues = [name for name, on in (("weak_answer", weak), ("marker", marker)) if on]

@@ -54,7 +54,7 @@ the user's question; an answer without entities; a turn without grounding contex
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -62,7 +62,8 @@ from pydantic import Field
 from tracesieve.collector.contracts import KIND_LLM, KIND_RETRIEVAL, KIND_TOOL, CanonicalSpan, Signal
 from tracesieve.processors.sessions.model import TurnView
 
-from ._text import Entity, Support, extract_entities
+from ._text import Entity, extract_entities
+from ._text_support import Plan, context_of, holds, plan
 from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped, span_ref
 
 __all__ = ["UngroundedAnswerConfig", "UngroundedAnswerDetector", "factory", "unsupported_entities"]
@@ -167,21 +168,27 @@ def _derived(value: float, supported: list[float]) -> bool:
     return False
 
 
-def unsupported_entities(
-    answer: str | Sequence[Entity], support: Sequence[str]
+def _claims(entities: Iterable[Entity]) -> tuple[tuple[Entity, Plan], ...]:
+    """One entity per normalised key, in the answer's order, each with its support plan."""
+    seen: set[str] = set()
+    claims: list[tuple[Entity, Plan]] = []
+    for entity in entities:
+        if entity.keys[0] not in seen:
+            seen.add(entity.keys[0])
+            claims.append((entity, plan(entity)))
+    return tuple(claims)
+
+
+def _check(
+    claims: Sequence[tuple[Entity, Plan]], hay: str
 ) -> tuple[list[Entity], list[Entity], list[Entity]]:
-    """``(unsupported, supported, derived)`` entities of ``answer`` (a text, or its entities)
-    against the ``support`` texts; one entity per normalised key, in the answer's order."""
-    index = Support(support)
     unsupported: list[Entity] = []
     supported: list[Entity] = []
-    seen: set[str] = set()
-    for entity in extract_entities(answer) if isinstance(answer, str) else answer:
-        if entity.keys[0] in seen:
-            continue
-        seen.add(entity.keys[0])
-        (supported if index.has(entity) else unsupported).append(entity)
+    for entity, entity_plan in claims:
+        (supported if holds(hay, entity_plan) else unsupported).append(entity)
     derived: list[Entity] = []
+    if not unsupported:
+        return unsupported, supported, derived
     values = [v for v in map(_value, supported[:12]) if v is not None]
     if len(values) >= 2:
         for entity in list(unsupported):
@@ -190,6 +197,15 @@ def unsupported_entities(
                 unsupported.remove(entity)
                 derived.append(entity)
     return unsupported, supported, derived
+
+
+def unsupported_entities(
+    answer: str | Sequence[Entity], support: Sequence[str]
+) -> tuple[list[Entity], list[Entity], list[Entity]]:
+    """``(unsupported, supported, derived)`` entities of ``answer`` (a text, or its entities)
+    against the ``support`` texts; one entity per normalised key, in the answer's order."""
+    entities = extract_entities(answer) if isinstance(answer, str) else answer
+    return _check(_claims(entities), context_of(support))
 
 
 class UngroundedAnswerDetector(Detector):
@@ -201,6 +217,9 @@ class UngroundedAnswerDetector(Detector):
         # on_turn runs again whenever the turn gains a span: remember what was judged on which
         # spans, so an unchanged turn is not re-read (bounded; losing it only costs time).
         self._judged: OrderedDict[tuple[str, int], tuple[Signal, ...]] = OrderedDict()
+        # The answer's claims, by answer text: extracting them is the expensive part, and a turn
+        # is re-judged with the same answer as its context grows (bounded, least recently used).
+        self._claims: OrderedDict[str, tuple[tuple[Entity, Plan], ...]] = OrderedDict()
 
     def on_turn(self, turn: TurnView) -> Sequence[Signal]:
         answer = turn.answer
@@ -216,6 +235,16 @@ class UngroundedAnswerDetector(Detector):
             self._judged.popitem(last=False)
         return result
 
+    def _claims_of(self, text: str) -> tuple[tuple[Entity, Plan], ...]:
+        claims = self._claims.get(text)
+        if claims is None:
+            claims = self._claims[text] = _claims(extract_entities(text))
+            if len(self._claims) > 1024:
+                self._claims.popitem(last=False)
+        else:
+            self._claims.move_to_end(text)
+        return claims
+
     def _judge(self, turn: TurnView, answer: CanonicalSpan) -> tuple[Signal, ...]:
         config = self._resolve(answer.service_name, answer.response_model or answer.request_model, "")
         documents, tools, context_chars, retrieval = _grounding(turn, answer)
@@ -227,10 +256,10 @@ class UngroundedAnswerDetector(Detector):
         )
         if not grounded:
             return ()
-        entities = extract_entities(answer.output_text[: config.max_answer_chars])
-        if not entities:
+        claims = self._claims_of(answer.output_text[: config.max_answer_chars])
+        if not claims:
             return ()
-        unsupported, supported, derived = unsupported_entities(entities, _support_texts(turn, answer))
+        unsupported, supported, derived = _check(claims, context_of(_support_texts(turn, answer)))
         if not unsupported:
             return ()
         weight = sum(_weight(e, config.name_weight) for e in unsupported)

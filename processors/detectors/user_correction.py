@@ -31,7 +31,13 @@ thanks", "not wrong", "nothing wrong"; "actually, can you also…" and other req
 "actually"; "what's wrong with my code?", "is it wrong to …?" (questions about wrongness);
 "I got the wrong size, how do I return it?" (the user's own mistake or situation: "I", "my"
 before "wrong"); "Sorry, I meant Rome" (the user corrects themselves); "No, I don't have an
-account yet" and any "no, …" that answers a question the assistant asked.
+account yet" and any "no, …" that answers a question the assistant asked; a message that negates
+words of the user's own question the answer did not use ("Correction on my side: adoptive
+parents, not secondary caregivers"); a later turn that does not continue ``earlier``'s
+conversation (its history is shorter than ``earlier``'s ≥ 3 messages, or as long without
+``earlier``'s answer at its end: a regenerate or an edit of an earlier turn).
+
+Cost: the trigger-word check runs first and is cached per message text (bounded).
 
 **Evidence**: ``earlier_trace_id``, ``later_trace_id``, ``earlier_span_id``,
 ``later_user_message``, ``kind``, ``phrase`` (the matched text), ``earlier_answer`` (its first
@@ -51,8 +57,8 @@ from pydantic import Field
 from tracesieve.collector.contracts import Signal
 from tracesieve.processors.sessions.model import TurnRecord
 
-from ._text import fold, tokens
-from ._text_answers import asks_user
+from ._text import BoundedCache, fold, tokens, tokens_of
+from ._text_answers import asks_user, corrects_own_question, resent_elsewhere
 from ._text_lexicon import words
 from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped
 
@@ -264,18 +270,28 @@ class UserCorrectionDetector(Detector):
 
     def __init__(self, config: UserCorrectionConfig) -> None:
         self._resolve = scoped(config)
+        # message text -> it holds a trigger word (most follow-ups do not, and stop there)
+        self._triggered: BoundedCache[str, bool] = BoundedCache()
+
+    def _may_correct(self, text: str) -> bool:
+        hit = self._triggered.get(text)
+        if hit is None:
+            hit = self._triggered.put(text, not _TRIGGERS.isdisjoint(tokens_of(text)))
+        return hit
 
     def on_pair(self, earlier: TurnRecord, later: TurnRecord, distance: int) -> Sequence[Signal]:
         if distance != 1 or not earlier.answer_span_id or not later.user_message:
             return ()
         config = self._resolve(earlier.service_name, earlier.model, "")
+        message = later.user_message[: config.max_message_chars]
+        if not self._may_correct(message) or resent_elsewhere(earlier, later):
+            return ()
         asked = later.previous_assistant or earlier.answer_text
-        match = classify_correction(
-            later.user_message[: config.max_message_chars],
-            assistant_asked=lambda: bool(asked) and asks_user(asked),
-        )
+        match = classify_correction(message, assistant_asked=lambda: bool(asked) and asks_user(asked))
         if match is None or match.score < config.min_score:
             return ()
+        if corrects_own_question(message, earlier.user_message, earlier.answer_text):
+            return ()  # the user changes their question, not the answer
         evidence: dict[str, Any] = {
             "earlier_trace_id": earlier.trace_id,
             "later_trace_id": later.trace_id,

@@ -108,6 +108,9 @@ class ClickHouseSink:
         self._keys = RecentKeys(config.dedupe_window_s, config.dedupe_max_keys)
         self._writer: Connection | None = None
         self._reader: Connection | None = None
+        # Findings (signals, flagged turns, feedback) and their lookups get a client of their
+        # own, so that a signal is not written behind a large span INSERT on the same lock.
+        self._findings: Connection | None = None
         self._pending: deque[_Chunk] = deque()
         self._pending_items = 0
         self._wakeup = asyncio.Event()  # something is queued, or closing
@@ -133,7 +136,7 @@ class ClickHouseSink:
         if self._started or self._closing:
             return
         cfg = self.config
-        writer = reader = None
+        writer = reader = findings = None
         try:
             writer = Connection(await asyncio.to_thread(connect, cfg.dsn, timeout_s=cfg.timeout_s))
             await writer.run(self._prepare_store)
@@ -142,15 +145,18 @@ class ClickHouseSink:
                     connect, cfg.dsn, database=cfg.database, readonly=True, timeout_s=cfg.timeout_s
                 )
             )
+            findings = Connection(
+                await asyncio.to_thread(connect, cfg.dsn, database=cfg.database, timeout_s=cfg.timeout_s)
+            )
         except BaseException as exc:
-            for conn in (reader, writer):
+            for conn in (findings, reader, writer):
                 if conn is not None:
                     await asyncio.to_thread(conn.close)
             err = classify(exc) if isinstance(exc, Exception) else exc
             if err is exc:
                 raise
             raise err from exc
-        self._writer, self._reader = writer, reader
+        self._writer, self._reader, self._findings = writer, reader, findings
         self._started = True
         self._flusher = asyncio.create_task(self._flush_loop(), name=f"{self.component_id}-flush")
         logger.info(
@@ -191,7 +197,7 @@ class ClickHouseSink:
         while self._pending:
             self._pending.popleft().waiter.fail(closed)
         self._pending_items = 0
-        for conn in (self._reader, self._writer):
+        for conn in (self._findings, self._reader, self._writer):
             if conn is not None:
                 await asyncio.to_thread(conn.close)
         self._closed = True
@@ -363,7 +369,7 @@ class ClickHouseSink:
         """
         if not (signals or flagged or feedback):
             return
-        if self._writer is None or self._closed:
+        if self._findings is None or self._closed:
             raise RetryableError(f"ClickHouse sink {self.component_id} is not running")
         now_ns = time.time_ns()
         db = self.config.database
@@ -385,7 +391,7 @@ class ClickHouseSink:
                     )
 
         try:
-            await self._writer.run(insert)
+            await self._findings.run(insert)
         except Exception as exc:
             err = classify(exc)
             logger.warning("%s: INSERT of findings failed: %s", self.component_id, err.reason)
@@ -402,11 +408,10 @@ class ClickHouseSink:
         return await self._read(lambda client: load_pending_feedback(client, since_ns, limit))
 
     async def _read(self, fn: Callable[[Client], T]) -> T:
-        if self._writer is None or self._closed:
+        if self._findings is None or self._closed:
             raise RetryableError(f"ClickHouse sink {self.component_id} is not running")
         try:
-            # The writer connection: it sees every row this sink wrote, and reads are rare.
-            return await self._writer.run(fn)
+            return await self._findings.run(fn)
         except Exception as exc:
             err = classify(exc)
             if err is exc:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from tracesieve.collector.contracts import KIND_RETRIEVAL, KIND_TOOL
-from tracesieve.processors.detectors.refusal import RefusalConfig, RefusalDetector, classify_refusal, factory
+from tracesieve.processors.detectors.refusal import (
+    _DEFLECT_NEEDLES,
+    _NEEDLES,
+    RefusalConfig,
+    RefusalDetector,
+    classify_refusal,
+    factory,
+)
 
 from ._text_factories import llm_span
 
@@ -112,3 +119,32 @@ def test_factory_and_per_model_override() -> None:
     text = "I don't have access to your account details."
     assert detector.on_span(llm_span(text), "s")
     assert detector.on_span(llm_span(text, model="lenient"), "s") == ()
+
+
+# Most answers are ruled out by a few substring tests before any regex runs; these cases pin
+# the verdicts of the full analysis that test must never pre-empt.
+VARIANTS = [
+    ("I CANNOT HELP WITH THAT.", "refuse"),
+    ("I can\u2019t help with that.", "refuse"),
+    ("I can\u02bct help with that, it\u2019s outside my scope.", "refuse"),
+    ("Thanks for reaching out.  I have no idea, sorry.", "dont_know"),
+    ("As an AI\nlanguage model, I do not have opinions.", "as_ai"),
+    ("Sure. " * 45 + "I'm unable to process refunds here.", "refuse"),
+    ("Here is the summary of your plan. " * 20 + "I cannot help with that.", None),
+    ("That's outside my area; please contact our support team.", "deflect"),
+    ("For billing questions, please call the billing team.", None),
+    ("Refunds are issued to the original payment method within 5 to 7 business days. " * 6, None),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), VARIANTS)
+def test_prechecked_variants_keep_their_verdicts(text: str, kind: str | None) -> None:
+    match = classify_refusal(text)
+    assert (match.kind if match else None) == kind
+
+
+@pytest.mark.parametrize("text", REFUSALS + [t for t, k in VARIANTS if k])
+def test_every_refusal_phrase_contains_a_precheck_needle(text: str) -> None:
+    match = classify_refusal(text)
+    assert match is not None
+    assert any(n in match.phrase for n in _NEEDLES + _DEFLECT_NEEDLES)

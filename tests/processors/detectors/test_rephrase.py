@@ -11,6 +11,7 @@ import pytest
 from tracesieve.processors.detectors._text import concepts
 from tracesieve.processors.detectors._text_answers import answered, asks_user
 from tracesieve.processors.detectors.rephrase import RephraseConfig, RephraseDetector, factory
+from tracesieve.processors.detectors.user_correction import UserCorrectionConfig, UserCorrectionDetector
 
 from ._text_factories import turn
 
@@ -605,3 +606,113 @@ def test_factory_builds_the_detector_from_config_with_overrides() -> None:
 )
 def test_answer_fit_tells_a_real_answer_from_a_miss(question: str, answer: str, expected: bool) -> None:
     assert answered(question, answer, concepts(question)) is expected
+
+
+# After a weak or missed answer, the same *question* must be asked again: the same focus (what is
+# asked: a reason, a time, an amount, a method…) and more than one shared object.
+@pytest.mark.parametrize(
+    ("u1", "a1", "u2"),
+    [
+        (  # the same word in another sense, another focus (why → until when)
+            "Why would a request return 503 Service Unavailable?",
+            "Hmm.",
+            "Until when am I allowed to return the laptop stand?",
+        ),
+        ("Why does my flight get delayed so often?", "I can't say.", "How long is the flight to Lisbon?"),
+        ("Why was my card charged twice?", "I'm not sure.", "Where can I see the card charges?"),
+        (  # the same object, another question, after a refusal
+            "Can you look up which customers bought the same blender?",
+            "That's outside what I'm allowed to help with.",
+            "How much time do I get to send the blender back?",
+        ),
+        (
+            "Can you show me the salaries of my colleagues in payroll?",
+            "I'm sorry, I can't share that.",
+            "When is the next payroll run and who approves bonuses?",
+        ),
+        (
+            "Could you list every patient who got this vaccine last week?",
+            "I can't help with that request.",
+            "How many doses of the vaccine does an adult need and at what interval?",
+        ),
+    ],
+)
+def test_another_question_about_the_same_thing_is_not_a_rephrase(u1: str, a1: str, u2: str) -> None:
+    assert not _fires(u1, a1, u2)
+
+
+@pytest.mark.parametrize(
+    ("u1", "a1", "u2"),
+    [
+        (
+            "How many weeks off can secondary caregivers take when a child arrives?",
+            "Secondary caregivers get 4 weeks of paid leave.",
+            "Correction on my side: adoptive parents, not secondary caregivers.",
+        ),
+        (
+            "What's the baggage allowance on domestic flights?",
+            "One checked bag of 23 kg.",
+            "Let me correct myself: international flights, not domestic flights.",
+        ),
+        (
+            "How do I rotate the API keys of the staging project?",
+            "Open the project settings and pick Keys.",
+            "I should have said the production project, not the staging project.",
+        ),
+    ],
+)
+def test_the_user_correcting_their_own_question_is_not_a_rephrase(u1: str, a1: str, u2: str) -> None:
+    assert not _fires(u1, a1, u2)
+    detector = UserCorrectionDetector(UserCorrectionConfig())
+    assert detector.on_pair(turn(u1, a1, index=0), turn(u2, index=1, previous_assistant=a1), 1) == ()
+
+
+@pytest.mark.parametrize(
+    ("u1", "a1", "u2"),
+    [
+        (  # the same subject, "abort a call" ≈ "time out", "by default" ≈ "if I don't configure"
+            "How long before the HTTP client aborts a call by default?",
+            "Session cookies expire 64 minutes after they are issued.",
+            "When does the HTTP client time out if I don't configure anything?",
+        ),
+        (
+            "How long until the database connection times out by default?",
+            "Backups run every night at 2am.",
+            "When does a database connection get aborted if I don't configure anything?",
+        ),
+        (
+            "Why does my laptop keep losing the wifi?",
+            "Laptops come in many sizes.",
+            "My computer's internet connection drops all the time, why?",
+        ),
+    ],
+)
+def test_the_same_question_with_the_same_focus_after_a_miss_fires(u1: str, a1: str, u2: str) -> None:
+    assert _fires(u1, a1, u2)
+
+
+def test_a_regenerate_of_an_earlier_turn_is_not_a_rephrase_of_the_turn_in_between() -> None:
+    # a (2 messages) → b (4: a's history + a follow-up) → c: a regenerated, with a's history (2)
+    detector = RephraseDetector(RephraseConfig())
+    b = turn("How do I cancel my gym membership?", "Our gym has great classes.", index=1, message_count=4)
+    c = turn("I want to end my gym membership, how?", index=2, message_count=2)
+    assert detector.on_pair(b, c, 1) == ()
+    # the same history length with the assistant's answer before it is a reply: it may fire
+    c_reply = turn(
+        "I want to end my gym membership, how?",
+        index=2,
+        message_count=4,
+        previous_assistant="Our gym has great classes.",
+    )
+    assert detector.on_pair(b, c_reply, 1)
+    corrector = UserCorrectionDetector(UserCorrectionConfig())
+    assert corrector.on_pair(b, turn("That's wrong.", index=2, message_count=2), 1) == ()
+    assert corrector.on_pair(b, turn("That's wrong.", index=2, message_count=6), 1)
+
+
+def test_features_are_cached_per_message_text_and_bounded() -> None:
+    detector = RephraseDetector(RephraseConfig())
+    earlier = turn("How do I cancel my gym membership?", "Our gym has great classes.", index=0)
+    for i in range(3):
+        detector.on_pair(earlier, turn(f"Seriously, how do I end membership {i}?", index=1), 1)
+    assert len(detector._messages) == 4

@@ -148,3 +148,52 @@ def test_factory_and_min_context_override() -> None:
     assert factory.name == "ungrounded_answer"
     turn = view("Fact?", "It opened in 1889.", system="Facts: it opened in 1887.")
     assert detector.on_turn(turn)
+
+
+# The support check compiles each claim into the literal forms that state it and looks for them
+# with str.find; these cases pin the verdicts of the format-aware matching it replaced.
+@pytest.mark.parametrize(
+    ("answer", "context", "unsupported"),
+    [
+        ("The fee is $1,000.", "a fee of 1000 dollars applies", []),
+        ("The fee is 1000 dollars.", "a fee of $1,000 applies", []),
+        ("The fee is $1,000.", "a fee of 10000 dollars applies", ["$1,000"]),
+        ("It was updated on March 5, 2024.", "updated 2024-03-05", []),
+        ("It was updated on 2024-03-05.", "updated march 5th, 2024", []),
+        ("It was updated on 5 March 2024.", "updated 03/05/2024", []),
+        ("It was updated on March 6, 2024.", "updated 2024-03-05", ["March 6, 2024"]),
+        ("It takes 14 days.", "it takes fourteen days", []),
+        ("It takes fourteen days and 15 hours.", "it takes 14 days", ["15"]),
+        ("We open at 9:00 AM.", "open 9am to 5pm", []),
+        ("We open at 9 AM.", "open 9-5 on weekdays", []),
+        ("It lasts 20 days.", "open until 20:00", ["20"]),
+        ("Order ORD-12345 shipped.", "order ord_12345 shipped", []),
+        ("Order ORD-12345 shipped.", "order ord_123456 shipped", ["ORD-12345"]),
+        ("The price is 0.5 USD and 2.5 million users agree.", "0.5 usd; 2,500,000 users", []),
+        ("Rates rose 5%.", "rates rose 5 percent", []),
+        ("Rates rose 15%.", "rates rose 5 percent", ["15%"]),
+        ("Call 1 800 555 0142.", "call (800) 555-0142", []),
+        ("Please ask Jane Doe's team.", "jane doe leads the team", []),
+        ("Please ask Jane Dow.", "jane doe leads the team", ["Jane Dow"]),
+        ("It costs $5.", "it costs 5.00 usd", []),
+        ("Visit acme.com/returns or email help@acme.com.", "see https://acme.com/returns, help@acme.com", []),
+        ("Released in March 2024 as v2.1.0.", "version 2.1.0 shipped in march 2024", []),
+    ],
+)
+def test_format_variants_give_the_same_verdicts(answer: str, context: str, unsupported: list[str]) -> None:
+    found, _supported, _derived = unsupported_entities(answer, [context])
+    assert [e.text for e in found] == unsupported
+
+
+def test_a_cached_answer_is_judged_again_against_each_context() -> None:
+    detector = UngroundedAnswerDetector(UngroundedAnswerConfig())
+    answer = "Order ORD-12345 ships on March 9, 2024 for $89."
+    bare = detector.on_turn(view("Where is my order?", answer, documents=[POLICY]))
+    assert [e["text"] for e in bare[0].evidence["unsupported"]] == ["ORD-12345", "March 9, 2024", "$89"]
+    result = '{"order": "ord_12345", "ship_date": "2024-03-09", "total": "89.00 USD"}'
+    assert detector.on_turn(view("Where is my order?", answer, tool_results=[result])) == ()
+    again = detector.on_turn(view("Where is my order?", answer, documents=[POLICY]))
+    assert again[0].evidence == {
+        **bare[0].evidence,
+        **{k: again[0].evidence[k] for k in ("answer_span_id", "trace_id")},
+    }
