@@ -73,7 +73,9 @@ def cost_us(spans: Sequence[CanonicalSpan], names: Sequence[str], rounds: int = 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=5, help="requests of 1,000 spans in the ingest load")
     parser.add_argument("--only", default="", help="comma-separated detector names (default: all)")
     args = parser.parse_args()

@@ -122,8 +122,14 @@ _WORD_TOKENS = _WordTokens()
 
 
 def tokens_of(text: str) -> tuple[str, ...]:
-    """:func:`tokens` without the memo on the whole text (for callers that cache per message)."""
-    return tuple(chain.from_iterable(map(_WORD_TOKENS.__getitem__, _ascii(text).lower().split())))
+    """:func:`tokens`, memoised per message in one cache that the detectors share (each of the
+    pair detectors tokenises the same user messages)."""
+    hit = _TOKENS_OF.get(text)
+    if hit is None:
+        hit = _TOKENS_OF.put(
+            text, tuple(chain.from_iterable(map(_WORD_TOKENS.__getitem__, _ascii(text).lower().split())))
+        )
+    return hit
 
 
 @lru_cache(maxsize=4096)
@@ -316,6 +322,10 @@ class BoundedCache(Generic[K, V]):
         return len(self._data)
 
 
+_TOKENS_OF: BoundedCache[str, tuple[str, ...]] = BoundedCache(20_000)
+
+
+@lru_cache(maxsize=20_000)
 def digit_tokens(toks: tuple[str, ...]) -> frozenset[str]:
     """The tokens holding a digit ("2024", "ord", "1234" → {"2024", "1234"}): the numbers and
     identifiers of a message, found without running the entity extractor."""
