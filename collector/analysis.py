@@ -86,7 +86,9 @@ class Analysis:
         self.enabled = cfg.enabled
         detectors = build_detectors(detector_configs(config.processors.detectors)) if cfg.enabled else []
         self.processor = SessionProcessor(cfg, detectors, Scorer(config.processors.scoring))
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes: set[asyncio.Future[None]] = set()
+        self._queue: list[tuple[Findings, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
         self.signals_written = 0
@@ -122,9 +124,13 @@ class Analysis:
                 await asyncio.wait_for(self._checkpoint_task, max(0.0, deadline - loop.time()))
         if self._writes:
             await asyncio.wait(self._writes, timeout=max(0.0, deadline - loop.time()))
-        unfinished = [task for task in self._writes if not task.done()]
-        for task in unfinished:
-            task.cancel()
+        unfinished = [future for future in self._writes if not future.done()]
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for future in unfinished:
+            future.cancel()
         if self.enabled and not unfinished:
             await self._checkpoint()
 
@@ -140,7 +146,7 @@ class Analysis:
         if self.enabled and spans:
             self.processor.observe_time(max(span.end_ns for span in spans))
 
-    def process(self, spans: list[CanonicalSpan]) -> asyncio.Task[None] | None:
+    def process(self, spans: list[CanonicalSpan]) -> asyncio.Future[None] | None:
         """Run released spans through the processor; returns the task writing the findings."""
         if not self.enabled:
             return None
@@ -180,19 +186,45 @@ class Analysis:
             late, still_missing = self.processor.add_feedback([item])
             found.extend(late)
             self.processor.wait_for_target(still_missing)
-        task = self._write(found)
-        if task is not None:
-            await asyncio.shield(task)
+        written = self._write(found)
+        if written is not None:
+            await asyncio.shield(written)
 
     # -- writing --------------------------------------------------------------------------------
 
-    def _write(self, found: Findings) -> asyncio.Task[None] | None:
+    def _write(self, found: Findings) -> asyncio.Future[None] | None:
+        """Queue ``found`` for the next findings INSERT; the future resolves once it is written.
+
+        One writer merges whatever is queued into one INSERT per table (group commit): chDB
+        pays milliseconds per statement, and dispatches come every ``poll_interval_s``.
+        """
         if not found:
             return None
-        task = asyncio.create_task(self._write_findings(found))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-        return task
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((found, future))
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="findings-writer")
+        return future
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            merged = Findings()
+            flagged: dict[tuple[str, str], FlaggedSpan] = {}
+            for found, _ in batch:
+                merged.signals.extend(found.signals)
+                merged.resolved.extend(found.resolved)
+                for row in found.flagged:  # a turn flagged twice in the batch: its latest row
+                    flagged[(row.trace_id, row.span_id)] = row
+            merged.flagged = list(flagged.values())
+            try:
+                await self._write_findings(merged)
+            finally:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     async def _write_findings(self, found: Findings) -> None:
         feedback: list[tuple[Feedback, SpanRef | None]] = list(found.resolved)

@@ -267,7 +267,7 @@ class Pipeline:
             self._write_tasks.add(task)
             task.add_done_callback(self._write_tasks.discard)
 
-    async def _write(self, released: list[Released], findings: asyncio.Task[None] | None) -> None:
+    async def _write(self, released: list[Released], findings: asyncio.Future[None] | None) -> None:
         async with self._writers:
             await self._store_with_retry([item.span for item in released], _retry_forever)
         if findings is not None:

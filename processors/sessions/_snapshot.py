@@ -30,7 +30,7 @@ def snapshot_state(proc: SessionProcessor) -> dict[str, Any]:
                     {
                         "key": t.key,
                         "record": t.record.to_json(),
-                        "span_ids": sorted(t.span_ids),
+                        "span_ids": list(t.span_ids),
                         "signals": [_signal_json(s) for s in t.signals.values()],
                         "documents": t.documents,
                         "answer_is_final": t.answer_is_final,

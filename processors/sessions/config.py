@@ -59,7 +59,10 @@ class SessionsConfig(BaseModel):
         7 * 86400.0, gt=0, description="How long feedback waits for its target span."
     )
     checkpoint_interval_s: float = Field(
-        10.0, gt=0, description="How often the session state is checkpointed to the data folder."
+        30.0,
+        gt=0,
+        description="How often the session state is checkpointed to the data folder (a crash replays "
+        "what came after the last checkpoint; each checkpoint serialises the whole state).",
     )
 
     @model_validator(mode="after")
