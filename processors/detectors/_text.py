@@ -16,9 +16,8 @@ message is compared in up to four pairs by three detectors.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import re
+from collections import OrderedDict
 from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import chain, compress
