@@ -327,13 +327,14 @@ class BoundedCache(Generic[K, V]):
 
 
 _TOKENS_OF: BoundedCache[str, tuple[str, ...]] = BoundedCache(20_000)
+_HAS_DIGIT = re.compile(r"\d").search
 
 
 @lru_cache(maxsize=20_000)
 def digit_tokens(toks: tuple[str, ...]) -> frozenset[str]:
     """The tokens holding a digit ("2024", "ord", "1234" → {"2024", "1234"}): the numbers and
     identifiers of a message, found without running the entity extractor."""
-    return frozenset(t for t in toks if not t.isalpha() and any(c.isdigit() for c in t))
+    return frozenset(filter(_HAS_DIGIT, toks))  # filter + a compiled regex: the loop runs in C
 
 
 def surface_key(text: str, toks: tuple[str, ...]) -> str:
