@@ -51,7 +51,7 @@ class DemoTurn:
 DEMO_TURNS = [
     DemoTurn("How long do refunds take?", "Refunds take 5 to 7 business days."),
     DemoTurn(
-        "Sorry, I meant: how many days until the money is back on my card?",
+        "How many days until the money is back on my card?",
         "Card refunds post within 10 business days after approval.",
         documents=[
             (

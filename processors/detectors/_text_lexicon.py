@@ -197,6 +197,11 @@ SYNONYM_GROUPS: tuple[str, ...] = (
 
 SYNONYM_PHRASES: dict[str, str] = {
     "money back": "refund",
+    # "when is my money back", "the money is back on my card": the same ask as a refund's
+    "money is back": "refund",
+    "money be back": "refund",
+    "money returned": "refund",
+    "get my money": "refund",
     "send back": "return",
     "time off": "vacation",
     "day off": "vacation",
