@@ -716,3 +716,11 @@ def test_features_are_cached_per_message_text_and_bounded() -> None:
     for i in range(3):
         detector.on_pair(earlier, turn(f"Seriously, how do I end membership {i}?", index=1), 1)
     assert len(detector._messages) == 4
+
+
+def test_money_back_asks_for_the_refund_whatever_the_words_between() -> None:
+    # The demo's session: the answer gave a delay, the user asks for the delay again in other words.
+    assert _fires("How long do refunds take?", "Refunds take 5 to 7 business days.",
+                  "How many days until the money is back on my card?")  # fmt: skip
+    assert not _fires("How long do refunds take?", "Refunds take 5 to 7 business days.",
+                      "How much does a refund cost?")  # fmt: skip
