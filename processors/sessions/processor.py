@@ -453,8 +453,9 @@ class SessionProcessor:
             self._forget_turn(turn)
         for turn in session.by_key.values():
             self._forget_turn(turn)
-        for user, key in list(self._user_session.items()):
-            if key == session.key:
+        if session.key.startswith("user:"):  # "user:<user id>@<start s>": only its user points here
+            user = session.key[5:].rpartition("@")[0]
+            if self._user_session.get(user) == session.key:
                 del self._user_session[user]
 
     def _forget_turn(self, turn: OpenTurn) -> None:

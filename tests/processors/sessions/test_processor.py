@@ -256,6 +256,10 @@ def test_sessions_without_session_id_group_by_user_and_gap() -> None:
     # A span with neither a session nor a user is a session of its own, with no session id.
     proc.process([llm("d" * 32, 4, "alone", session="", at_s=0)])
     assert proc._sessions["trace:" + "d" * 32].session_id == ""
+    # Forgotten sessions take their user's entry with them.
+    proc.observe_time(T0 + 9_000 * S)
+    proc.advance()
+    assert proc.session_count == 0 and proc._user_session == {}
 
 
 def test_memory_bounds_sessions_turns_and_settled_spans() -> None:
