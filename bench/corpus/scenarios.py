@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from _domains import DOMAINS, Domain, Intent
 from _facts import FACT_KINDS, Fact
+from tracesieve.processors.detectors import BUILTIN
 
 __all__ = [
     "LIBRARIES",
@@ -45,20 +46,8 @@ __all__ = [
     "build_sessions",
 ]
 
-SIGNALS = (
-    "negative_feedback",
-    "rephrase",
-    "regenerate",
-    "abandoned_session",
-    "low_retrieval_confidence",
-    "empty_retrieval",
-    "ungrounded_answer",
-    "refusal",
-    "truncated",
-    "error",
-    "latency_outlier",
-    "user_correction",
-)
+# Every built-in detector gets positives and hard negatives: the corpus follows the registry.
+SIGNALS: tuple[str, ...] = BUILTIN
 WEAK = frozenset(
     {"error", "refusal", "truncated", "empty_retrieval", "low_retrieval_confidence", "ungrounded_answer"}
 )
