@@ -49,7 +49,7 @@ def snapshot_state(proc: SessionProcessor) -> dict[str, Any]:
         "sessions": sessions,
         "user_sessions": dict(proc._user_session),
         "pending": [_feedback_json(i) for i in proc._pending.items()],
-        "detectors": {d.name: d.snapshot() for d in proc._detectors if d.snapshot() is not None},
+        "detectors": {d.name: saved for d in proc._detectors if (saved := d.snapshot()) is not None},
     }
 
 

@@ -164,6 +164,9 @@ class Session:
             self.by_key.pop(turn.key, None)
         self.dropped += len(dropped)
         self.renumber()
+        # Pairs with a dropped turn can never be evaluated again: forget them too.
+        keys = self.by_key
+        self.pairs_seen = {p for p in self.pairs_seen if p[0] in keys and p[1] in keys}
         return dropped
 
 

@@ -27,6 +27,7 @@ checkpoints it to its data folder, the Kafka scale-out moves it between replicas
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import logging
@@ -559,7 +560,16 @@ class SessionProcessor:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-able data (spans of unsettled turns are not included)."""
-        return snapshot_state(self)
+        # Building it allocates a few objects per turn; with the cyclic GC on, those allocations
+        # trigger collections that walk the whole (large, long-lived) heap: measured 30 µs per
+        # turn with it, a few without. The snapshot makes no cycles.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return snapshot_state(self)
+        finally:
+            if enabled:
+                gc.enable()
 
     def restore(self, state: dict[str, Any]) -> None:
         """Replace the state with a :meth:`snapshot`'s; timers are re-armed from the records."""

@@ -264,7 +264,9 @@ def test_sessions_without_session_id_group_by_user_and_gap() -> None:
 
 def test_memory_bounds_sessions_turns_and_settled_spans() -> None:
     clock = Clock(T0 + 10_000 * S)
-    proc = make([], clock, max_sessions=3, max_turns_per_session=3, turn_settle_s=10, session_ttl_s=100)
+    proc = make(
+        [SameWords()], clock, max_sessions=3, max_turns_per_session=3, turn_settle_s=10, session_ttl_s=100
+    )
     for i in range(5):
         proc.process([llm(f"{i:032x}", i + 1, "q", session=f"s{i}", at_s=i)])
     assert list(proc._sessions) == ["s2", "s3", "s4"]  # least recently active went first
@@ -273,6 +275,9 @@ def test_memory_bounds_sessions_turns_and_settled_spans() -> None:
     turns = proc._sessions["s4"].turns
     assert len(turns) == 3
     assert [t.record.index for t in turns] == [4, 5, 6]  # indexes count the dropped turns
+    kept = {t.key for t in turns}
+    pairs = proc._sessions["s4"].pairs_seen
+    assert pairs and all(p[0] in kept and p[1] in kept for p in pairs)  # none with a dropped turn
     assert turns[-1].spans is not None
     proc.observe_time(T0 + 40 * S)  # watermark 35 s: every turn ended ≤ 17 s, settled
     proc.advance()
