@@ -210,7 +210,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 async def _demo(config: Config, data_dir: Path) -> int:
-    from tracesieve.collector.demo import DEMO_TURNS, drive_demo_chat, send_feedback
+    from tracesieve.collector.demo import DEMO_TURNS, drive_demo_chat, new_session_id, send_feedback
     from tracesieve.collector.flagged import flagged_sql, shape_rows
     from tracesieve.collector.service import Service
 
@@ -221,19 +221,24 @@ async def _demo(config: Config, data_dir: Path) -> int:
         http_endpoint = f"http://127.0.0.1:{service.http.port}"
         out.print(f"collector up: OTLP gRPC {grpc_endpoint}, HTTP {http_endpoint}, store {data_dir / 'chdb'}")
         out.print(f"sending a {len(DEMO_TURNS)}-turn chat through the OpenTelemetry SDK exporters…")
-        trace_ids = await asyncio.to_thread(drive_demo_chat, grpc_endpoint, http_endpoint)
-        sent = await asyncio.to_thread(send_feedback, http_endpoint, DEMO_TURNS, trace_ids)
+        session = new_session_id()
+        trace_ids = await asyncio.to_thread(
+            drive_demo_chat, grpc_endpoint, http_endpoint, DEMO_TURNS, session
+        )
+        sent = await asyncio.to_thread(send_feedback, http_endpoint, DEMO_TURNS, trace_ids, session)
         out.print(f"the app sent {sent} thumbs-down to POST /v1/feedback; waiting for the user to leave…")
         await service.pipeline.wait_stored()
         database = config.sinks.clickhouse.database
         flagged_query, flagged_params = flagged_sql(
-            database, signals=[], session=None, min_score=0.0, limit=100, since_ns=0
+            database, signals=[], session=session, min_score=0.0, limit=100, since_ns=0
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 15
         while True:  # until the abandonment timer has fired on the event-time watermark
             _, abandoned = await service.sink.query(
-                f"SELECT count() FROM {database}.signals WHERE Signal = 'abandoned_session'", None
+                f"SELECT count() FROM {database}.signals WHERE Signal = 'abandoned_session' "
+                "AND SessionId = {session:String}",
+                {"session": session},
             )
             if abandoned[0][0] or loop.time() > deadline:
                 break
@@ -248,8 +253,9 @@ async def _demo(config: Config, data_dir: Path) -> int:
             "arrayStringConcat(arrayMap(d -> concat(JSONExtractString(d, 'id'), ' ', "
             "toString(JSONExtractFloat(d, 'score'))), JSONExtractArrayRaw(RetrievedDocuments)), ', ') "
             "AS Documents "
-            f"FROM {config.sinks.clickhouse.database}.spans ORDER BY Timestamp",
-            None,
+            f"FROM {config.sinks.clickhouse.database}.spans WHERE SessionId = {{session:String}} "
+            "ORDER BY Timestamp",
+            {"session": session},
         )
     sessions = sorted({f"session {row[0]} · user {row[1]}" for row in rows})
     _print_table(
@@ -260,7 +266,7 @@ async def _demo(config: Config, data_dir: Path) -> int:
     )
     out.print(
         f"\nStored {len(rows)} spans and flagged {len(flag_rows)} turns. Look again with:\n"
-        f"  tracesieve flagged --data-dir {data_dir} --since 1h\n"
+        f"  tracesieve flagged --data-dir {data_dir} --since 1h --session {session}\n"
         f"  tracesieve query --data-dir {data_dir} "
         '"SELECT Signal, count() FROM tracesieve.signals GROUP BY Signal"'
     )

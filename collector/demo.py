@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,17 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-__all__ = ["DEMO_TURNS", "DemoTurn", "drive_demo_chat", "send_feedback"]
+__all__ = ["DEMO_TURNS", "DemoTurn", "drive_demo_chat", "new_session_id", "send_feedback"]
 
 SESSION_ID = "demo-session-7f3c"
+
+
+def new_session_id() -> str:
+    """A session id of its own for each demo run: a second run is another user's session, not
+    four more turns (and four regenerated questions) of the first one's."""
+    return f"demo-session-{uuid.uuid4().hex[:8]}"
+
+
 USER_ID = "demo-user-ada"
 MODEL = "gpt-4o-mini"
 SYSTEM = "You are the support assistant of Acme Books. Answer briefly."
@@ -74,7 +83,9 @@ DEMO_TURNS = [
 ]
 
 
-def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn] = DEMO_TURNS) -> list[str]:
+def drive_demo_chat(
+    grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn] = DEMO_TURNS, session_id: str = SESSION_ID
+) -> list[str]:
     """Send the scripted chat to a collector; returns each turn's trace id (hex)."""
     resource = Resource.create({"service.name": "acme-support-bot", "service.version": "1.4.2"})
     tracer_provider = TracerProvider(resource=resource)
@@ -93,7 +104,7 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
     for index, turn in enumerate(turns):
         history.append({"role": "user", "parts": [{"type": "text", "content": turn.question}]})
         with tracer.start_as_current_span(
-            "chat_turn", attributes={"session.id": SESSION_ID, "user.id": USER_ID, "app.turn": index}
+            "chat_turn", attributes={"session.id": session_id, "user.id": USER_ID, "app.turn": index}
         ) as root:
             trace_ids.append(f"{root.get_span_context().trace_id:032x}")
             if turn.documents:
@@ -167,10 +178,12 @@ def drive_demo_chat(grpc_endpoint: str, http_endpoint: str, turns: list[DemoTurn
     return trace_ids
 
 
-def send_feedback(http_endpoint: str, turns: list[DemoTurn], trace_ids: list[str]) -> int:
+def send_feedback(
+    http_endpoint: str, turns: list[DemoTurn], trace_ids: list[str], session_id: str = SESSION_ID
+) -> int:
     """POST the scripted thumbs to ``/v1/feedback`` as the app would; returns how many were sent."""
     items = [
-        {"trace_id": trace_id, "session_id": SESSION_ID, "user_id": USER_ID, "thumbs": turn.thumbs,
+        {"trace_id": trace_id, "session_id": session_id, "user_id": USER_ID, "thumbs": turn.thumbs,
          "comment": "the bank says 5-7 days"}
         for turn, trace_id in zip(turns, trace_ids, strict=True)
         if turn.thumbs
