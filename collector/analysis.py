@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import orjson
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, FlaggedSpan, Signal, SpanRef
-from tracesieve.collector.errors import PermanentError, RetryableError
+from tracesieve.collector.errors import PermanentError, retry_delay_s
 from tracesieve.processors.detectors import build_detectors
 from tracesieve.processors.detectors.config import detector_configs
 from tracesieve.processors.scoring import Scorer
@@ -251,9 +251,7 @@ class Analysis:
                 return None
             except Exception as exc:  # retryable or unknown: the store may come back
                 attempt += 1
-                delay = min(30.0, 0.1 * 2 ** min(attempt, 9))
-                if isinstance(exc, RetryableError) and exc.retry_after_s:
-                    delay = max(delay, exc.retry_after_s)
+                delay = retry_delay_s(attempt, exc)
                 _log.warning(
                     "findings store call failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc
                 )

@@ -25,6 +25,7 @@ __all__ = [
     "TracesieveError",
     "UnsupportedMediaError",
     "is_permanent",
+    "retry_delay_s",
 ]
 
 
@@ -68,3 +69,12 @@ class OverloadedError(RetryableError):
 def is_permanent(exc: BaseException) -> bool:
     """True only for errors known to fail again on retry; unknown errors are retryable."""
     return isinstance(exc, PermanentError)
+
+
+def retry_delay_s(attempt: int, exc: BaseException, cap_s: float = 30.0) -> float:
+    """How long to wait before retry number ``attempt`` (from 1): exponential from 0.2 s up to
+    ``cap_s``, and at least the ``retry_after_s`` a retryable error asks for."""
+    delay: float = min(cap_s, 0.1 * 2.0 ** min(attempt, 10))
+    if isinstance(exc, RetryableError) and exc.retry_after_s:
+        delay = max(delay, exc.retry_after_s)
+    return delay

@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tracesieve.collector.analysis import Analysis, FindingsStore
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, LogEvent, PartialResult
-from tracesieve.collector.errors import PermanentError, RetryableError
+from tracesieve.collector.errors import PermanentError, RetryableError, retry_delay_s
 from tracesieve.collector.ingest_log import (
     KIND_FEEDBACK,
     KIND_LOGS,
@@ -306,8 +306,6 @@ class Pipeline:
 
 
 async def _retry_forever(attempt: int, exc: RetryableError | Exception) -> None:
-    delay = min(30.0, 0.1 * 2 ** min(attempt, 10))
-    if isinstance(exc, RetryableError) and exc.retry_after_s:
-        delay = max(delay, exc.retry_after_s)
+    delay = retry_delay_s(attempt, exc)
     _log.warning("store write failed (attempt %d), retrying in %.1fs: %s", attempt, delay, exc)
     await asyncio.sleep(delay)

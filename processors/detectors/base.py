@@ -189,9 +189,6 @@ class Detector:
         return None
 
 
-D = TypeVar("D", bound=Detector)
-
-
 @dataclass(frozen=True, slots=True)
 class DetectorFactory(Generic[C]):
     """What the registry needs: the detector's name, its config model and a constructor."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracesieve.collector.contracts import KIND_LLM, KIND_OTHER, CanonicalSpan, RetrievedDocument, Signal
+from tracesieve.collector.contracts import KIND_LLM, CanonicalSpan, RetrievedDocument, Signal
 
 from .model import TurnRecord, TurnView
 
@@ -62,8 +62,8 @@ class OpenTurn:
 
     def add_span(
         self, span: CanonicalSpan, user_message: tuple[str, str, int] | None, max_spans: int, max_chars: int
-    ) -> bool:
-        """Take ``span`` into the turn; returns whether the answer changed.
+    ) -> None:
+        """Take ``span`` into the turn.
 
         ``user_message`` is :func:`last_user_message` of an LLM span, None for other spans.
         """
@@ -92,7 +92,7 @@ class OpenTurn:
                     }
                 )
         if user_message is None:
-            return False
+            return
         user, previous, count = user_message
         if user and not rec.user_message:
             rec.user_message = user[:max_chars]
@@ -103,7 +103,7 @@ class OpenTurn:
             (self.answer_is_final and not final)
             or (final == self.answer_is_final and span.end_ns < rec.answer_end_ns)
         ):
-            return False
+            return
         rec.answer_span_id = span.span_id
         rec.answer_end_ns = span.end_ns
         rec.answer_text = (span.output_text or span.refusal)[:max_chars]
@@ -115,7 +115,6 @@ class OpenTurn:
         self.answer_is_final = final
         if span.status_code == "Error":
             rec.failed = True
-        return True
 
     def view(self) -> TurnView:
         spans = sorted((self.spans or {}).values(), key=lambda s: s.start_ns)
@@ -168,7 +167,3 @@ class Session:
         keys = self.by_key
         self.pairs_seen = {p for p in self.pairs_seen if p[0] in keys and p[1] in keys}
         return dropped
-
-
-def is_context_only(span: CanonicalSpan) -> bool:
-    return span.kind == KIND_OTHER
