@@ -10,6 +10,11 @@ is restored from the snapshot and the records after ``W`` are replayed through i
 has already seen re-emit their signals (the writes are idempotent) and the rest are new. So a
 crash loses no signal that the spans acknowledged before it would have produced.
 
+The processor runs in a worker process by default (:mod:`.analysis_host`); the analysis
+talks to it through a host that answers in request order. If the worker dies, the analysis
+stops (``on_fatal``): records whose findings it had not answered stay in the ingest log, and
+a restart replays them.
+
 Feedback is durable once acknowledged (ingest log), stored as received in ``feedback``, then
 joined: to a turn in the session state, else to a span found in the store (feedback a day
 late), else kept waiting for its span in memory (and, across restarts, reloaded from the
@@ -21,28 +26,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-import orjson
+from tracesieve.collector.analysis_host import AnalysisStopped, InlineHost, ProcessorHost, WorkerHost
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, FlaggedSpan, Signal, SpanRef
 from tracesieve.collector.errors import PermanentError, retry_delay_s
-from tracesieve.processors.detectors import build_detectors
-from tracesieve.processors.detectors.config import detector_configs
-from tracesieve.processors.scoring import Scorer
-from tracesieve.processors.sessions import Findings, SessionProcessor
+from tracesieve.collector.session_state_file import STATE_FILE, commit_snapshot
+from tracesieve.processors.sessions import Findings
 
 if TYPE_CHECKING:
     from tracesieve.collector.config import Config
 
-__all__ = ["Analysis", "FindingsStore"]
+__all__ = ["Analysis", "AnalysisStopped", "FindingsStore"]
 
 _log = logging.getLogger(__name__)
 
-STATE_FILE = "session-state.json"
 _FINDINGS_LINGER_S = 0.2
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ class FindingsStore(Protocol):
 
 
 class Analysis:
-    """Owns the :class:`SessionProcessor`; see the module docstring."""
+    """Owns the session processor's host; see the module docstring."""
 
     def __init__(
         self,
@@ -76,6 +77,7 @@ class Analysis:
         stored_mark: Callable[[], int],
         limit_checkpoint: Callable[[int | None], None],
         writes_in_flight: Callable[[], set[asyncio.Task[None]]] | None = None,
+        on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         cfg = config.processors.sessions
         self._cfg = cfg
@@ -85,11 +87,21 @@ class Analysis:
         self._limit_checkpoint = limit_checkpoint
         self._writes_in_flight = writes_in_flight
         self.enabled = cfg.enabled
-        detectors = build_detectors(detector_configs(config.processors.detectors)) if cfg.enabled else []
-        self.processor = SessionProcessor(cfg, detectors, Scorer(config.processors.scoring))
+        self.host: ProcessorHost
+        if cfg.enabled and config.service.analysis_worker:
+            self.host = WorkerHost(
+                config.processors,
+                config.service.log_level,
+                config.service.gc_gen0_threshold,
+                on_fatal or _log_fatal,
+            )
+        else:
+            self.host = InlineHost(config.processors)
         self._writes: set[asyncio.Future[None]] = set()
         self._queue: list[tuple[Findings, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._last_flush = 0.0
+        self._advancing = False
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
         self.signals_written = 0
@@ -103,20 +115,12 @@ class Analysis:
         if not self.enabled:
             return
         self._limit_checkpoint(replay_from)
-        if self._path.exists():
-            try:
-                saved = orjson.loads(await asyncio.to_thread(self._path.read_bytes))
-                self.processor.restore(saved["state"])
-                _log.info(
-                    "session state restored: %d sessions (snapshot at ingest-log seq %d)",
-                    self.processor.session_count, saved.get("seq", 0),
-                )  # fmt: skip
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                # A bad snapshot only costs pair/idle signals that span the restart.
-                _log.warning("session state not restored from %s: %s", self._path, exc)
+        restored = await self.host.start(self._path)
+        if restored is not None:
+            _log.info("session state restored: %d sessions (snapshot at ingest-log seq %d)", *restored)
         since = time.time_ns() - int(self._cfg.pending_feedback_ttl_s * 1e9)
         pending = await self._store.load_pending_feedback(since, self._cfg.max_pending_feedback)
-        self.processor.wait_for_target(pending)
+        self.host.wait_for_target(pending)
 
     async def aclose(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -132,32 +136,49 @@ class Analysis:
                 await self._flusher
         for future in unfinished:
             future.cancel()
-        if self.enabled and not unfinished:
-            await self._checkpoint()
+        if self.enabled and not unfinished and not self.stopped:
+            with contextlib.suppress(AnalysisStopped):
+                await self._checkpoint()
+        await self.host.aclose(deadline)
 
     @property
     def writing(self) -> bool:
-        """Whether findings are still being written."""
+        """Whether spans handed to :meth:`process` or their findings are still on their way."""
         return bool(self._writes)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the analysis worker died (the service must stop; a restart replays)."""
+        return isinstance(self.host, WorkerHost) and self.host.failed is not None
 
     # -- the stream -----------------------------------------------------------------------------
 
     def observe(self, spans: list[CanonicalSpan]) -> None:
         """Advance event time with admitted spans (held ones too, so timers see them)."""
-        if self.enabled and spans:
-            self.processor.observe_time(max(span.end_ns for span in spans))
+        if self.enabled and spans and not self.stopped:
+            self.host.observe_time(max(span.end_ns for span in spans))
 
     def process(self, spans: list[CanonicalSpan]) -> asyncio.Future[None] | None:
-        """Run released spans through the processor; returns the task writing the findings."""
+        """Run released spans through the processor; the future resolves once their findings
+        are written, or fails with :class:`AnalysisStopped`."""
         if not self.enabled:
             return None
-        return self._write(self.processor.process(spans))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.stopped:
+            done.set_exception(AnalysisStopped("analysis worker is gone"))
+            return done
+        self._writes.add(done)
+        done.add_done_callback(self._writes.discard)
+        self.host.process(spans, lambda found: self._chain(found, done))
+        return done
 
     def tick(self) -> None:
         """Fire due timers and checkpoint when it is time; call it on every pump round."""
-        if not self.enabled:
+        if not self.enabled or self.stopped:
             return
-        self._write(self.processor.advance())
+        if not self._advancing:  # one at a time: a worker that lags gets no pile of them
+            self._advancing = True
+            self.host.advance(self._advanced)
         if (
             self._checkpoint_task is None
             and time.monotonic() - self._last_checkpoint >= self._cfg.checkpoint_interval_s
@@ -165,12 +186,38 @@ class Analysis:
             self._checkpoint_task = asyncio.create_task(self._checkpoint(), name="session-checkpoint")
             self._checkpoint_task.add_done_callback(self._checkpoint_done)
 
+    async def settle(self) -> None:
+        """Fire due timers and wait until their findings are queued (for ``wait_stored``)."""
+        if not self.enabled or self.stopped:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.host.advance(lambda found: self._chain(found, done))
+        with contextlib.suppress(AnalysisStopped):
+            await done
+
+    def _advanced(self, found: Findings | None) -> None:
+        self._advancing = False
+        if found:
+            self._write(found)
+
+    def _chain(self, found: Findings | None, done: asyncio.Future[None]) -> None:
+        if done.done():
+            return
+        if found is None:
+            done.set_exception(AnalysisStopped("analysis worker is gone"))
+            return
+        written = self._write(found)
+        if written is None:
+            done.set_result(None)
+        else:
+            written.add_done_callback(lambda _: _resolve(done))
+
     async def handle_feedback(self, items: list[Feedback]) -> None:
         """Store feedback as received, then join it (state, store, or wait for the span)."""
         await self._retry(lambda: self._store.write_findings([], [], [(item, None) for item in items]))
         if not self.enabled:
             return
-        found, missing = self.processor.add_feedback(items)
+        found, missing = await self.host.add_feedback(items)
         if missing and self._writes_in_flight is not None:
             # A span that went through the state and left it (its session forgotten) may still
             # be in a write: once the writes under way now are done, it is in the store.
@@ -180,13 +227,11 @@ class Analysis:
         for item in missing:
             target = await self._retry_value(lambda item=item: self._store.find_feedback_target(item))  # type: ignore[misc]
             if target is not None:
-                found.extend(self.processor.apply_feedback(item, *target))
+                found.extend(await self.host.apply_feedback(item, *target))
                 continue
-            # Look in the state again, with no await between this look and the wait, so that a
-            # span processed meanwhile cannot slip through.
-            late, still_missing = self.processor.add_feedback([item])
-            found.extend(late)
-            self.processor.wait_for_target(still_missing)
+            # Look in the state again and wait in one request, so that a span processed
+            # meanwhile cannot slip between the look and the wait.
+            found.extend(await self.host.join_or_wait([item]))
         written = self._write(found)
         if written is not None:
             await asyncio.shield(written)
@@ -211,10 +256,13 @@ class Analysis:
 
     async def _flush(self) -> None:
         while self._queue:
-            # Linger for company: each INSERT makes a part in three tables, and chDB's cost is
-            # per part far more than per row (findings INSERTs per dispatch measured as much
-            # CPU as the span INSERTs).
-            await asyncio.sleep(_FINDINGS_LINGER_S)
+            # At most one INSERT per linger: each makes a part in three tables, and chDB's cost
+            # is per part far more than per row (findings INSERTs per dispatch measured as much
+            # CPU as the span INSERTs). Findings that come after a quiet spell go at once.
+            wait = self._last_flush + _FINDINGS_LINGER_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_flush = time.monotonic()
             batch, self._queue = self._queue, []
             merged = Findings()
             flagged: dict[tuple[str, str], FlaggedSpan] = {}
@@ -262,11 +310,14 @@ class Analysis:
     async def _checkpoint(self) -> None:
         self._last_checkpoint = time.monotonic()
         seq = self._stored_mark()
-        body = orjson.dumps({"seq": seq, "state": self.processor.snapshot()}, default=str)
+        written = self._path.with_suffix(".next")
+        await self.host.snapshot(seq, written)
+        # Replies come in order, so every findings write emitted before the snapshot is queued
+        # by now; the snapshot may only replace the last one once they are all written.
         earlier = set(self._writes)
         if earlier:
             await asyncio.wait(earlier)
-        await asyncio.to_thread(_write_atomically, self._path, body)
+        await asyncio.to_thread(commit_snapshot, written, self._path)
         self._limit_checkpoint(seq)
 
     def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
@@ -275,10 +326,10 @@ class Analysis:
             _log.warning("session checkpoint failed: %s", task.exception())
 
 
-def _write_atomically(path: Path, body: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        f.write(body)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _log_fatal(reason: str) -> None:
+    _log.critical("analysis stopped: %s", reason)

@@ -176,11 +176,18 @@ async def _run(config: Config) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await service.start()
+    stopping = asyncio.create_task(stop.wait())
+    failing = asyncio.create_task(service.failed.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stopping.cancel()
+        failing.cancel()
         _err.print("shutting down: draining what is in flight")
         await service.aclose()
+    if service.failure is not None:
+        _err.print(f"[red]tracesieve stopped:[/red] {service.failure}")
+        return 70  # EX_SOFTWARE: for a supervisor to restart it; the ingest log replays
     return 0
 
 

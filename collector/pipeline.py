@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from tracesieve.collector.analysis import Analysis, FindingsStore
+from tracesieve.collector.analysis import Analysis, AnalysisStopped, FindingsStore
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, LogEvent, PartialResult
 from tracesieve.collector.errors import PermanentError, RetryableError, retry_delay_s
 from tracesieve.collector.ingest_log import (
@@ -62,7 +62,13 @@ class SpanStore(FindingsStore, Protocol):
 class Pipeline:
     """Implements :class:`~tracesieve.collector.contracts.OtlpConsumer` for the receivers."""
 
-    def __init__(self, config: Config, sink: SpanStore, data_dir: Path) -> None:
+    def __init__(
+        self,
+        config: Config,
+        sink: SpanStore,
+        data_dir: Path,
+        on_fatal: Callable[[str], None] | None = None,
+    ) -> None:
         self._config = config
         self._sink = sink
         cfg = config.service
@@ -83,6 +89,7 @@ class Pipeline:
             lambda: self._watermark.mark if self._watermark else 0,
             self._log.limit_checkpoint,
             lambda: set(self._write_tasks),
+            on_fatal,
         )
         self._feedback_tasks: set[asyncio.Task[None]] = set()
         self._writers = asyncio.Semaphore(cfg.writers)
@@ -150,7 +157,7 @@ class Pipeline:
         end = loop.time() + timeout_s
         while loop.time() < end:
             self._dispatch(*self._assembler.flush())
-            self.analysis.tick()
+            await self.analysis.settle()
             if (
                 self._assembler.held_spans == 0
                 and not self._write_tasks
@@ -226,7 +233,10 @@ class Pipeline:
             item.seq = seq
 
         async def handle() -> None:
-            await self.analysis.handle_feedback(items)
+            try:
+                await self.analysis.handle_feedback(items)
+            except AnalysisStopped:
+                return  # not released: a restart replays it
             assert self._watermark is not None
             self._watermark.release(seq)
 
@@ -272,7 +282,10 @@ class Pipeline:
             await self._store_with_retry([item.span for item in released], _retry_forever)
         if findings is not None:
             # The records go only once what their spans triggered is written too.
-            await asyncio.shield(findings)
+            try:
+                await asyncio.shield(findings)
+            except AnalysisStopped:
+                return  # not released: a restart replays them through a restored state
         assert self._watermark is not None
         for item in released:
             self._watermark.release(item.span.seq)

@@ -39,7 +39,7 @@ class Service:
         self.config = config
         self.data_dir = config.service.data_dir.resolve()
         self.sink = ClickHouseSink(config.sinks.clickhouse)
-        self.pipeline = Pipeline(config, self.sink, self.data_dir)
+        self.pipeline = Pipeline(config, self.sink, self.data_dir, self._fail)
         protocols = config.receivers.otlp.protocols
         self.grpc = OtlpGrpcReceiver(protocols.grpc, self.pipeline) if protocols.grpc else None
         self.http = OtlpHttpReceiver(protocols.http, self.pipeline) if protocols.http else None
@@ -51,7 +51,16 @@ class Service:
             )
         self._started = False
         self._closed = False
+        self.failure: str | None = None
+        self.failed = asyncio.Event()
         self._gc_threshold: tuple[int, int, int] | None = None
+
+    def _fail(self, reason: str) -> None:
+        """A part the service cannot run without has died: whoever runs the service stops it
+        (``tracesieve run`` exits non-zero, for its supervisor to restart it)."""
+        self.failure = reason
+        self._started = False  # not ready any more
+        self.failed.set()
 
     async def _readonly_query(self, sql: str, params: dict[str, Any] | None) -> tuple[list[str], Any]:
         return await self.sink.query(sql, params, readonly=True)

@@ -284,3 +284,75 @@ def test_kill_9_keeps_the_session_state(
     ]
     assert second.stop() == 0
     assert second.query("SELECT count() AS n FROM tracesieve.signals FINAL") == [{"n": 2}]
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(child) for child in f.read().split()]
+    return found
+
+
+def _gone(pid: int, timeout_s: float = 10.0) -> bool:
+    for _attempt in range(int(timeout_s / 0.05)):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # exited, not yet reaped
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_analysis_worker_death_stops_the_collector_and_a_restart_loses_nothing(
+    tmp_path: Path, collectors: list[Collector]
+) -> None:
+    """The detectors run in a worker process: if it dies, the collector stops with status 70
+    (for its supervisor to restart it) rather than go on without signals, and the restart
+    replays the turns the worker had seen through a fresh state."""
+    env = {"TRACESIEVE_PROCESSORS__SESSIONS__CHECKPOINT_INTERVAL_S": "600"}
+    first = Collector(tmp_path / "data", env=env)
+    collectors.append(first)
+    first.start()
+    assert first.proc is not None
+    (worker,) = _children(first.proc.pid)
+    refused = _turn(
+        tmp_path, "t1", 21, "s-worker", "How do I cancel my subscription?",
+        "I'm sorry, but I can't help with that.", 0,
+    )  # fmt: skip
+    asyncio.run(replay([refused], f"http://127.0.0.1:{first.http_port}"))
+    assert _wait_rows(first, "SELECT Signal FROM tracesieve.signals", 1) == [{"Signal": "refusal"}]
+
+    os.kill(worker, signal.SIGKILL)
+    assert first.proc.wait(60) == 70
+    assert "analysis worker exited" in first.log.read_text()
+
+    second = Collector(tmp_path / "data", env=env)
+    collectors.append(second)
+    second.start()
+    again = _turn(
+        tmp_path, "t2", 22, "s-worker", "How can I cancel my subscription plan?",
+        "Go to Settings > Billing.", 40,
+    )  # fmt: skip
+    asyncio.run(replay([again], f"http://127.0.0.1:{second.http_port}"))
+    sql = "SELECT TraceId, Signal FROM tracesieve.signals FINAL ORDER BY Signal"
+    assert _wait_rows(second, sql, 2) == [
+        {"TraceId": f"{21:032x}", "Signal": "refusal"},
+        {"TraceId": f"{21:032x}", "Signal": "rephrase"},
+    ]
+    assert second.stop() == 0
+
+
+def test_the_analysis_worker_does_not_outlive_a_killed_collector(
+    tmp_path: Path, collectors: list[Collector]
+) -> None:
+    collector = Collector(tmp_path / "data")
+    collectors.append(collector)
+    collector.start()
+    assert collector.proc is not None
+    (worker,) = _children(collector.proc.pid)
+    collector.kill9()
+    # Its stdin closes with the collector: it exits rather than linger as an orphan.
+    assert _gone(worker)

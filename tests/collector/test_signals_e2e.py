@@ -28,8 +28,11 @@ DAY_NS = 86_400 * 1_000_000_000
 MakeService = Callable[..., Awaitable[Service]]
 
 
-@pytest.fixture
-async def make_service(tmp_path: Path, chdb_dsn: str, database_name: str) -> AsyncIterator[MakeService]:
+@pytest.fixture(params=[True, False], ids=["worker", "inline"])
+async def make_service(
+    tmp_path: Path, chdb_dsn: str, database_name: str, request: pytest.FixtureRequest
+) -> AsyncIterator[MakeService]:
+    """Services whose analysis runs in its worker process (the default) or on the event loop."""
     started: list[Service] = []
 
     async def make(data: str = "data", **overrides: Any) -> Service:
@@ -44,6 +47,7 @@ async def make_service(tmp_path: Path, chdb_dsn: str, database_name: str) -> Asy
                 "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
                 "admin.endpoint": "127.0.0.1:0",
                 "processors.assembly.context_wait_s": 0.5,
+                "service.analysis_worker": request.param,
                 **overrides,
             },
         )
