@@ -31,7 +31,7 @@ CACHE = HERE / ".corpus"
 sys.path[:0] = [str(HERE), str(HERE / "corpus")]
 
 from _corpus_replay import run_once  # noqa: E402
-from scenarios import SIGNALS  # noqa: E402
+from scenarios import GENERATOR_VERSION, SIGNALS  # noqa: E402
 
 IDLE_S = 120.0  # processors.detectors.abandoned_session.idle_s for the run
 
@@ -130,8 +130,10 @@ def below(scores: dict[str, Score], bar: float) -> list[str]:
 def ensure_corpus(split: str, seed: int, n: int, rebuild: bool) -> Path:
     folder = CACHE / f"{split}-{seed}"
     summary = folder / "corpus.json"
-    if not rebuild and summary.exists() and json.loads(summary.read_text()).get("sessions_per_signal") == n:
-        return folder
+    if not rebuild and summary.exists():
+        built = json.loads(summary.read_text())
+        if built.get("sessions_per_signal") == n and built.get("generator_version") == GENERATOR_VERSION:
+            return folder
     CACHE.mkdir(exist_ok=True)
     (CACHE / ".gitignore").write_text("*\n")  # the cache is rebuilt, never committed
     try:

@@ -41,7 +41,6 @@ from _conversation import (
     two_turns_later,
 )
 from _turns import (
-    WEAK_TURNS,
     Script,
     Variant,
     error_turn,
@@ -49,8 +48,11 @@ from _turns import (
     lower_first,
     needs_scores,
     refusal_turn,
+    said,
+    shares_numbers,
     truncated_turn,
     ungrounded_turn,
+    weak_turn,
 )
 from scenarios import Gen, Turn
 
@@ -63,7 +65,8 @@ __all__ = ["CLEAN", "SCRIPTS"]
 def _ends_weak(kind: str) -> Variant:
     def variant(g: Gen) -> Script:
         a, b, c = g.intents(3)
-        return Script([*g.fillers([b, c], g.rng.randint(1, 2)), WEAK_TURNS[kind](g, a)])
+        before = g.fillers([b, c], g.rng.randint(1, 2))
+        return Script([*before, weak_turn(g, kind, a, before)])
 
     variant.__name__ = f"ends_{kind}"
     return needs_scores(variant) if kind in ("empty", "low") else variant
@@ -72,7 +75,8 @@ def _ends_weak(kind: str) -> Variant:
 def _weak_then_more(kind: str) -> Variant:
     def variant(g: Gen) -> Script:
         a, b, c = g.intents(3)
-        turns = [*g.fillers([c], g.rng.randint(0, 1)), WEAK_TURNS[kind](g, a), g.good(b)]
+        before = g.fillers([c], g.rng.randint(0, 1))
+        turns = [*before, weak_turn(g, kind, a, before), g.good(b)]
         return Script(turns, ["abandoned_session"])
 
     variant.__name__ = f"{kind}_then_more"
@@ -94,7 +98,7 @@ def _retrieval_weak(kind: str, last: bool) -> Variant:
         a, b, c = g.intents(3)
         before = g.fillers([b], g.rng.randint(0, 1))
         after = [] if last else [g.good(c)]
-        return Script([*before, WEAK_TURNS[kind](g, a), *after])
+        return Script([*before, weak_turn(g, kind, a, before), *after])
 
     variant.__name__ = f"{kind}_{'last' if last else 'mid'}"
     return needs_scores(variant)
@@ -166,8 +170,13 @@ def _ungrounded(how: str, context: bool = False) -> Variant:
     def variant(g: Gen) -> Script:
         a, b = g.intents(2)
         weak = ungrounded_turn(g, a, how, context)
-        turns = [g.good(b), weak] if g.rng.random() < 0.5 else [weak, g.good(b)]
-        return Script(turns)
+        if g.rng.random() < 0.5:
+            good = g.good(b)
+            if how == "wrong" and shares_numbers(weak, [good]):
+                # the good turn comes first: its numbers are in the weak turn's history
+                weak = ungrounded_turn(g, a, how, context, avoid=said([good]))
+            return Script([good, weak])
+        return Script([weak, g.good(b)])
 
     variant.__name__ = f"{how}{'_context_prompt' if context else ''}"
     return variant

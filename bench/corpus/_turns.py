@@ -3,7 +3,7 @@ or failed turns (error, refusal, truncated, empty or low retrieval, ungrounded a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import _phrases as P
@@ -22,8 +22,11 @@ __all__ = [
     "needs_scores",
     "other_entity",
     "refusal_turn",
+    "said",
+    "shares_numbers",
     "truncated_turn",
     "ungrounded_turn",
+    "weak_turn",
 ]
 
 
@@ -111,7 +114,22 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
 
 
-def ungrounded_turn(g: Gen, intent: Intent, how: str = "wrong", context: bool = False) -> Turn:
+def said(turns: Sequence[Turn]) -> str:
+    """What the turns put into the conversation's history: their messages."""
+    return " ".join(t.user + " " + (t.answer or "") for t in turns)
+
+
+def shares_numbers(turn: Turn, before: Sequence[Turn]) -> bool:
+    """The turn's answer holds a number that the turns before it said."""
+    return bool(_numbers(turn.answer or "") & _numbers(said(before)))
+
+
+def ungrounded_turn(
+    g: Gen, intent: Intent, how: str = "wrong", context: bool = False, avoid: str = ""
+) -> Turn:
+    """A turn whose answer states what its context does not. ``avoid``: the text of the turns
+    before it (the history sent with it), whose numbers the wrong value must not be either: a
+    value the user or the assistant already said is in the input messages, so it is grounded."""
     for _ in range(20):
         entity = g.entity(intent)
         turn = g.rag(intent, entity)
@@ -121,7 +139,7 @@ def ungrounded_turn(g: Gen, intent: Intent, how: str = "wrong", context: bool = 
             )
         else:
             turn.answer = g.answer(intent, entity) + _unsupported(g)
-        known = _numbers(turn.user + " ".join(d.content + " " + d.id for d in turn.docs or []))
+        known = _numbers(avoid + " " + turn.user + " ".join(d.content + " " + d.id for d in turn.docs or []))
         # The wrong value must be plainly absent, not a number the documents also use.
         if how != "wrong" or _numbers(g.answer(intent, entity, "wrong")) - known == _numbers(
             g.answer(intent, entity, "wrong")
@@ -141,6 +159,13 @@ WEAK_TURNS: dict[str, Callable[[Gen, Intent], Turn]] = {
     "low": low_turn,
     "ungrounded": ungrounded_turn,
 }
+
+
+def weak_turn(g: Gen, kind: str, intent: Intent, before: Sequence[Turn] = ()) -> Turn:
+    """A weak turn of ``kind`` (a key of :data:`WEAK_TURNS`) that follows the turns ``before``."""
+    if kind == "ungrounded":
+        return ungrounded_turn(g, intent, avoid=said(before))
+    return WEAK_TURNS[kind](g, intent)
 
 
 def needs_scores(variant: Variant) -> Variant:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from _otel import LIBRARY_ENV  # noqa: E402
 from _timeline import HOUR, SECOND, load_raw, schedule, write_corpus  # noqa: E402
-from scenarios import LIBRARIES, NUMBER, Session, Turn, build_sessions  # noqa: E402
+from scenarios import GENERATOR_VERSION, LIBRARIES, NUMBER, Session, Turn, build_sessions  # noqa: E402
 
 WINDOW_NS = 6 * HOUR
 WINDOW_END_BEFORE_NS = 27 * HOUR
@@ -337,6 +337,7 @@ def generate(out: Path, split: str, n: int, seed: int, keep_raw: bool = False) -
     warmup = latency_warmup(sessions, times)
     short = {k: v for k, v in warmup.items() if v < LATENCY_WARMUP}
     summary = {
+        "generator_version": GENERATOR_VERSION,
         "split": split,
         "seed": seed,
         "sessions_per_signal": n,

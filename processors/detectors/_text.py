@@ -9,7 +9,10 @@ message is compared in up to four pairs by three detectors.
 - :func:`tokens`, :func:`stem`, :func:`concepts`: content words, lightly stemmed and mapped
   through the synonym groups of :mod:`._text_lexicon` ("stop paying for my plan" →
   ``cancel pay subscription``).
-- :func:`similar_words`: two stems that are morphological variants or typos of each other.
+- :func:`sense_providers`, :func:`sense_match`: a two-sense concept (``payment``: ``price`` or
+  ``transfer``) matches a concept of either sense.
+- :func:`similar_words`: two stems that are morphological variants or typos of each other;
+  :func:`one_typo`: two words one typo apart.
 - :func:`extract_entities` (:mod:`._text_entities`) and :class:`Support` (:mod:`._text_support`)
   are re-exported here.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Collection, Iterable
 from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import chain, compress
@@ -25,11 +29,12 @@ from operator import itemgetter
 from typing import Generic, TypeVar
 
 from ._text_entities import Entity, extract_entities
-from ._text_lexicon import FILLERS, STOPWORDS, SYNONYM_GROUPS, SYNONYM_PHRASES, words
+from ._text_lexicon import FILLERS, STOPWORDS, SYNONYM_GROUPS, SYNONYM_PHRASES, SYNONYM_SENSES, words
 from ._text_support import Support
 
 __all__ = [
     "CONCEPT_NAMES",
+    "CONCEPT_SENSES",
     "BoundedCache",
     "Entity",
     "Support",
@@ -39,6 +44,9 @@ __all__ = [
     "extract_entities",
     "fold",
     "is_question",
+    "one_typo",
+    "sense_match",
+    "sense_providers",
     "sentences",
     "similar_words",
     "stem",
@@ -185,19 +193,58 @@ def stem(word: str) -> str:
     return w
 
 
-def _build_synonyms() -> tuple[dict[str, str], dict[str, str]]:
+def _build_synonyms() -> tuple[dict[str, str], dict[str, str], dict[str, frozenset[str]]]:
     by_stem: dict[str, str] = {}
     for line in SYNONYM_GROUPS:
         words = line.split()
         for w in words:
             by_stem.setdefault(stem(w), words[0])
+    senses: dict[str, frozenset[str]] = {}
+    for line, meanings in SYNONYM_SENSES:
+        words = line.split()
+        for w in words:
+            by_stem.setdefault(stem(w), words[0])
+        senses[words[0]] = frozenset(meanings)
     phrases = {" ".join(stem(w) for w in phrase.split()): c for phrase, c in SYNONYM_PHRASES.items()}
-    return by_stem, phrases
+    return by_stem, phrases, senses
 
 
-SYNONYMS, PHRASES = _build_synonyms()
+SYNONYMS, PHRASES, CONCEPT_SENSES = _build_synonyms()
 CONCEPT_NAMES = frozenset(SYNONYMS.values()) | frozenset(PHRASES.values())
 """Names of the synonym and phrase concepts: matched exactly, never as word variants."""
+
+
+def sense_providers(found: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each sense of the two-sense concepts among ``found`` (:data:`CONCEPT_SENSES`), with the
+    concepts that have it; empty for most messages."""
+    providers: dict[str, tuple[str, ...]] = {}
+    for c in found:
+        for sense in CONCEPT_SENSES.get(c, ()):
+            providers[sense] = (*providers.get(sense, ()), c)
+    return providers
+
+
+def sense_match(
+    c: str, mine: Collection[str], theirs: Collection[str], providers: dict[str, tuple[str, ...]]
+) -> bool:
+    """``c`` (one of ``mine``, not one of ``theirs``) matches one of ``theirs`` through a sense:
+    it has two senses and ``theirs`` holds one, or a two-sense concept of ``theirs``
+    (``providers``: :func:`sense_providers` of ``theirs``) has ``c`` as a sense. A concept that
+    both messages hold matches only itself: in "…payments API let me send…" / "…reporting API let
+    me send…", ``payment`` does not match ``send`` (a transfer too), which ``send`` matches."""
+    senses = CONCEPT_SENSES.get(c)
+    if senses is not None:
+        if senses.isdisjoint(theirs) and senses.isdisjoint(providers):
+            return False  # the common case, decided in C
+        for sense in senses:
+            if sense in theirs and sense not in mine:
+                return True
+            if any(p not in mine for p in providers.get(sense, ())):
+                return True
+        return False
+    return any(p not in mine for p in providers.get(c, ()))
+
+
 _IGNORED_STEMS = frozenset(stem(w) for w in FILLERS) - frozenset(SYNONYMS)
 
 
@@ -278,6 +325,22 @@ def similar_words(a: str, b: str) -> bool:
         return True
     if abs(la - lb) > 1 or short < 5:
         return False
+    return _one_edit(a, b, prefix)
+
+
+def one_typo(a: str, b: str) -> bool:
+    """``a`` and ``b`` (lower-case words) are one typo apart: a letter inserted, dropped, replaced
+    or two swapped ("singapore"/"signapore"), in words of five letters or more. Stricter than
+    :func:`similar_words`, which also takes a long shared prefix ("austria"/"australia")."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < 5 or a.isdigit() or b.isdigit():
+        return False
+    prefix = 0
+    for ca, cb in zip(a, b, strict=False):
+        if ca != cb:
+            break
+        prefix += 1
     return _one_edit(a, b, prefix)
 
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ._text import CONCEPT_NAMES, concepts, fold, similar_words
-from ._text_lexicon import words
+from ._text import CONCEPT_NAMES, concepts, fold, sense_match, sense_providers, similar_words
+from ._text_lexicon import GENERIC_CONCEPTS, words
 from .refusal import classify_refusal
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ _INSTRUCTION = re.compile(
     r"update|change|edit|create|apply|request|book|upload|send|reply|write|import|pip|npm|toggle|turn|"
     r"disable|enable|rest|take|drink|avoid|keep|ask|build|practice|read|learn|study|watch|look|find|"
     r"consider|focus|join|wait|bring|pack|print|save|copy|paste|clear|reset|log|sign|register|enroll|"
-    r"attach|review|compare|schedule)\b(?!\s+(?:is|are|was|were|has|have|can|will|must|should)\b)"
+    r"attach|review|compare|schedule)\b(?![-'])(?!\s+(?:is|are|was|were|has|have|can|will|must|should)\b)"
     r"|\byou (?:can|could|should|need to|will need to|'ll need to|must|may)\b|\bhere(?:'s| is| are) "
     r"(?:how|the steps)|`|\bsteps?:",
     re.I,
@@ -113,6 +113,14 @@ _OBJECT_START = words(
 )
 
 
+# Units of time and money: a follow-up that repeats one ("…days…") has not picked up the answer.
+_UNIT_CONCEPTS = frozenset(
+    c
+    for w in words("minute hour day week month year night percent dollar euro pound cent business working")
+    for c in concepts(w)
+)
+
+
 def _imperative(answer: str) -> bool:
     """A sentence or list item opens with a bare verb ("Cool it under running water…")."""
     for m in _SENTENCE_START.finditer(answer[:1500]):
@@ -129,13 +137,17 @@ def _imperative(answer: str) -> bool:
 
 def matched(mine: Sequence[str], theirs: Sequence[str]) -> list[str]:
     """The concepts of ``mine`` found in ``theirs``, also as word variants ("subscrib"/"subscript");
-    synonym concepts (``checkin``, ``refund``…) only match themselves."""
-    their_set = set(theirs)
+    synonym concepts (``checkin``, ``refund``…) only match themselves, two-sense ones (``payment``)
+    also either of their senses."""
+    their_set, mine_set = set(theirs), set(mine)
+    providers = sense_providers(theirs)
     loose = [t for t in theirs if t not in CONCEPT_NAMES]
     return [
         c
         for c in mine
-        if c in their_set or (c not in CONCEPT_NAMES and any(similar_words(c, t) for t in loose))
+        if c in their_set
+        or sense_match(c, mine_set, their_set, providers)
+        or (c not in CONCEPT_NAMES and any(similar_words(c, t) for t in loose))
     ]
 
 
@@ -194,7 +206,9 @@ def answered(
     """The answer really answered: it :func:`fits` the question and talks about what was asked
     (half of the question's concepts or more). A short reply that does not repeat the question
     ("Yes, with your manager's approval.", "Business casual, casual Fridays.") counts when the
-    ``follow_up`` concepts (of the user's next message) pick up something it said."""
+    ``follow_up`` concepts (of the user's next message) pick up something it said: a specific
+    word, not a number, a unit or a generic concept ("…14 days of paid leave." → "how many
+    vacation days…", "…how long are they paid…")."""
     if not answer or not question_concepts or not fits(question, answer):
         return False
     answer_concepts = concepts(answer[:800])  # its opening says whether it addresses the question
@@ -204,7 +218,12 @@ def answered(
         return False
     if not _opens_with_a_subject(answer):
         return True  # "Yes, with your manager's approval.", "Usually 7 to 10 days.", "Cool it under…"
-    new = [c for c in follow_up if not matched([c], question_concepts)]
+    taken = set(matched(follow_up, question_concepts))
+    new = [
+        c
+        for c in follow_up
+        if c not in taken and c not in _UNIT_CONCEPTS and c not in GENERIC_CONCEPTS and not c.isdigit()
+    ]
     return bool(matched(new, answer_concepts))
 
 
@@ -273,15 +292,28 @@ def corrects_own_question(message: str, question: str, answer: str) -> bool:
 # What a question asks for, from the question word that opens it or one of its clauses ("…, why?",
 # "can you tell me when…"); a question word inside a clause ("…compensation when my flight…")
 # does not count. Yes/no and "what/which" questions are left open (""): their form changes
-# freely between two wordings of one question.
+# freely between two wordings of one question, except "what's the fee / the deadline…", which
+# asks an amount or a time as "how much" and "until when" do. An amount of time off ("how much
+# parental leave", "how many vacation days") asks a time, as "how long is parental leave" does;
+# "how big / how expensive…" asks an amount (a measure); "how" asks a method only before a verb
+# or a subject ("how do I…", "how to…"), otherwise ("how fast…") it is left open.
 _FOCUS_WORD = re.compile(
     r"(?:^|[.,;:!?(]\s*|\b(?:and|but|so|then|ok|okay|well|hi|hello|again|rephrase|words|mean|meant|"
-    r"tell me|know|wondering|wonder|ask|asking|asked|sure|idea|clarify)\s+)"
+    r"tell me|know|wondering|wonder|ask|asking|asked|sure|idea|clarify|is)\s+)"
     r"(?:(?P<reason>why|how come|what(?:'s| is)? (?:the reason|causing|causes))|"
     r"(?P<time>how long|how much time|how many (?:days|weeks|hours|months|years|minutes|nights)|"
+    r"how (?:much|many) (?:(?!is|are|does|do|did|will|would|can|could|should|per)[\w'-]+ ){0,2}?"
+    r"(?:leave|vacation|pto|holidays?|notice|time off|(?:days|weeks|months|hours|nights)(?: off)?)|"
+    r"what(?:'s| is| are)(?: the| my| your)? (?:[\w'-]+ ){0,2}?(?:deadline|timeframe|period|duration)|"
     r"until when|till when|by when|when|what time|what date|which day|how soon|how early|how late|"
-    r"how often|how frequently)|"
-    r"(?P<amount>how much|how many)|(?P<place>where)|(?P<person>who|whom)|(?P<method>how))\b"
+    r"how often|how frequently|how quickly)|"
+    r"(?P<amount>how much|how many|how (?:big|large|small|heavy|far|tall|wide|deep|high|old|expensive|"
+    r"costly|pricey|cheap)|"
+    r"what(?:'s| is| are)(?: the| my| your)? (?:[\w'-]+ ){0,2}?(?:price|prices|cost|costs|fee|fees|charge|"
+    r"charges))|"
+    r"(?P<place>where)|(?P<person>who|whom)|"
+    r"(?P<method>how(?= (?:do|does|did|can|could|should|would|will|to|is|are|am|may|might|must|i|we|you)"
+    r"\b)))\b"
 )
 # Foci that ask the same thing in other words ("where can I download…" = "how do I download…").
 _COMPATIBLE = frozenset((frozenset(("method", "place")), frozenset(("method", "person"))))

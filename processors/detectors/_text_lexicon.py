@@ -4,7 +4,9 @@ Data only. The synonym groups are what lets ``rephrase`` see that "cancel my sub
 "stop paying for my plan" ask the same thing without an embedding model: each group is one
 *concept*; a word belongs to at most one group (a test checks it after stemming). Groups are
 deliberately narrow (true substitutes in a support conversation), because a wrong merge turns a
-follow-up on a different subject into a false rephrase.
+follow-up on a different subject into a false rephrase. The few words with two senses in a
+support conversation ("payment": a price or a transfer) are in no group but in
+``SYNONYM_SENSES``, and match a concept of either sense.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ __all__ = [
     "COMMON_ALNUM",
     "COMMON_CAPITALISED",
     "FILLERS",
+    "GENERIC_CONCEPTS",
     "MONTHS",
     "NUMBER_WORDS",
     "PLACES",
     "STOPWORDS",
     "SYNONYM_GROUPS",
     "SYNONYM_PHRASES",
+    "SYNONYM_SENSES",
     "UNIT_WORDS",
     "WEEKDAYS",
     "words",
@@ -79,7 +83,7 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     " unsubscribe deactivate end close closing delete deleted deletion remove removed removal erase wipe",
     "subscription subscribe subscribed membership plan tier",
     # paying and what it costs are one concept: "for free" = "without paying", "fee" = "charge"
-    "price prices pricing cost costs fee fees priced expensive cheap pay paying payment payments paid bill"
+    "price prices pricing cost costs fee fees priced expensive cheap pay paying paid bill"
     " billing billed charge charged charges invoice invoiced transaction transactions",
     "refund refunds refunded reimburse reimbursed reimbursement",
     "return returns returned returning",
@@ -91,8 +95,9 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     "installment installments instalment instalments financing",
     "stock available availability",
     "warranty guarantee",
-    "size sizes sizing",
-    "broken damaged defective faulty cracked",
+    "size sizes sizing big bigger large larger capacity storage quota",
+    "weight weights heavy heavier weigh weighs",
+    "broken damaged defective faulty cracked break breaks breaking broke",
     "account profile",
     "password passwords passcode credentials",
     "login log signin logon",
@@ -105,7 +110,7 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     "phone mobile cellphone smartphone",
     "contact reach talk speak",
     # banking
-    "transfer transfers transferred wire send sending sent",
+    "transfer transfers transferred wire",
     "money funds fund cash",
     "card cards",
     "lost lose missing stolen misplaced",
@@ -116,7 +121,7 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     "dispute disputes contest challenge",
     "withdraw withdrawal withdrawals atm",
     "deposit deposits deposited",
-    "limit limits maximum max cap",
+    "limit limits maximum max cap allowance allowances",
     "expire expires expired expiry expiration valid validity lifetime",
     "balance balances remaining remain left",
     "increase raise boost",
@@ -156,7 +161,7 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     "fever temperature",
     "vaccine vaccines vaccination vaccinated jab shot immunization",
     "pregnant pregnancy",
-    "insurance coverage covered insured",
+    "insurance insured",
     # IT support
     "laptop computer pc desktop machine",
     "wifi internet network connection connectivity online connect connected connecting",
@@ -172,6 +177,9 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     "print printer printing printers",
     "tv television",
     "annual annually yearly year",
+    "day days daily",
+    # a span of time: "the guarantee period" asks what "how long" asks
+    "duration period periods timeframe",
     "fix fixed solve solved resolve resolved repair troubleshoot workaround",
     "install installing installation installed setup configure configuration",
     "restart reboot",
@@ -194,6 +202,17 @@ SYNONYM_GROUPS: tuple[str, ...] = (
     "database databases db",
     "deploy deployment deploying",
 )
+
+SYNONYM_SENSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("payment payments", ("price", "transfer")),
+    ("send sending sent", ("transfer", "deliver")),
+    ("cover covers covered coverage", ("insurance", "warranty")),
+)
+"""Words with two senses in a support conversation, each sense a concept of
+:data:`SYNONYM_GROUPS`: "payments going to Brazil" are transfers, "a payment fee" a price; a
+parcel "sent to Japan" is shipped, money "sent to Japan" transferred; "how long am I covered" asks
+about the warranty (or the insurance). The first word names the concept; it matches itself and
+every concept of its senses."""
 
 SYNONYM_PHRASES: dict[str, str] = {
     "money back": "refund",
@@ -280,10 +299,16 @@ SYNONYM_PHRASES: dict[str, str] = {
 price because "how much is X" and "what does X cost" are the commonest rewording of each other,
 while "how much leave…" asks a quantity."""
 
+GENERIC_CONCEPTS = words("problem fix change mistake contact include last add delete duration price quantity")
+"""Concept names too general to make two questions the same on their own (question frames
+included: "how long", "how much"), nor to show that a follow-up took up what an answer said
+("…paid…")."""
+
 COMMON_CAPITALISED = words(
     """
     the a an and or but if so of to in on at by for with from as is are was were be this that these
-    those there here it its i you your we our they their he she his her my me yes no not note tip
+    those there here it its i i'm i've i'd i'll you your we our they their he she his her my me yes
+    no not note tip
     however therefore also additionally alternatively finally first firstly second secondly third
     then next lastly last based according unfortunately fortunately sure certainly absolutely great
     good okay ok hello hi hey dear thanks thank please sorry welcome remember keep make click tap

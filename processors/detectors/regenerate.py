@@ -11,9 +11,9 @@ user did not accept).
   "whats the fee"), or
 - *near-identical*: character similarity ≥ ``min_similarity`` (default 0.9) **and** every word
   that differs is a tiny edit — a typo of the other word ("recieve"/"receive"), or a stop/filler
-  word ("please", "the") — and both name the same entities (numbers, ids, names; the digits of
-  the two messages are compared first, so another number is another prompt before any edit
-  distance is computed);
+  word ("please", "the") — and both name the same entities (numbers, ids, names, a name
+  possibly with a typo: "Singapore"/"Signapore"; the digits of the two messages are compared
+  first, so another number is another prompt before any edit distance is computed);
 
 and the later turn starts soon after the earlier one ends: ``later.start_ns - earlier.end_ns ≤
 window_s`` (default 600 s). When the app re-sent the same conversation — identical message and
@@ -55,6 +55,7 @@ from ._text import (
     concepts,
     digit_tokens,
     extract_entities,
+    one_typo,
     similar_words,
     surface_key,
     surface_similarity,
@@ -93,6 +94,20 @@ class RegenerateConfig(DetectorConfig):
 
 def _entities(text: str) -> set[str]:
     return {e.keys[0] for e in extract_entities(text) if e.keys}
+
+
+def _same_entities(a: str, b: str) -> bool:
+    """Both messages name the same entities; a name may carry a typo ("Singapore"/"Signapore"),
+    a number or an id may not."""
+    ea, eb = _entities(a), _entities(b)
+    if ea == eb:
+        return True
+
+    def typo_of_one(key: str, others: set[str]) -> bool:
+        return key.startswith("w:") and any(o.startswith("w:") and one_typo(key[2:], o[2:]) for o in others)
+
+    left, right = ea - eb, eb - ea
+    return all(typo_of_one(k, right) for k in left) and all(typo_of_one(k, left) for k in right)
 
 
 def _tiny_edits(a: str, b: str) -> bool:
@@ -160,7 +175,7 @@ def _same(pa: _Prompt, pb: _Prompt, min_similarity: float) -> tuple[bool, float,
     similarity = surface_similarity(a, b, floor)
     if similarity < floor:
         return False, similarity, False
-    same = _tiny_edits(a, b) and _entities(a) == _entities(b)
+    same = _tiny_edits(a, b) and _same_entities(a, b)
     return same, similarity, False
 
 

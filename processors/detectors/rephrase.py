@@ -6,12 +6,15 @@ apart (``max_distance``). The signal goes on ``earlier``'s answer span (the answ
 **Definition.** Both user messages are reduced to *concepts*: content words (stop and filler
 words such as "I want to know", "can you tell me", "please" dropped), lightly stemmed, mapped
 through synonym groups and phrases ("cancel"/"stop"/"terminate", "subscription"/"plan"/
-"membership", "money back"/"refund", "how long"/"how many days"…) and matched fuzzily (word
-variants and typos: "subscribe"/"subscription", "recieve"/"receive"); a problem report ("the
-printer isn't printing") also counts as the concept ``problem``. The *similarity* is the F1 of
-the two coverages: the share of the earlier message's concepts found in the later one, and the
-reverse; it is 0 when either coverage is under 0.2, or when a single concept is shared by two
-messages of four concepts or more. How similar the later message must be depends on how the
+"membership", "money back"/"refund", "how long"/"how many days"/"period"…), with a few words of
+two senses matching either ("payments going to Brazil" are transfers, "a payment fee" a price;
+a parcel "sent" is shipped; "how long am I covered" asks about the warranty; a concept both
+messages hold matches only itself), and matched fuzzily (word variants and typos: "subscribe"/
+"subscription", "recieve"/"receive"); a problem report ("the printer isn't printing") also
+counts as the concept ``problem``. The *similarity* is the F1 of the two coverages: the share of
+the earlier message's concepts found in the later one, and the reverse; it is 0 when either
+coverage is under 0.2, or when a single concept is shared by two messages of four concepts or
+more. How similar the later message must be depends on how the
 earlier turn went:
 
 - ``min_similarity_with_cue`` (0.25; never above ``min_similarity``) when there is a *cue*: the
@@ -45,18 +48,24 @@ earlier turn went:
   else?" and requests to rephrase do not count), unless the later message says explicitly that
   it re-asks ("that's not what I asked", "let me rephrase");
 - a follow-up that shares only the subject ("weather in Tokyo?" → "what should I pack for
-  Tokyo?") or only a generic concept ("wifi not working" → "it's still not working");
+  Tokyo?") or only a generic concept ("wifi not working" → "it's still not working"), unless
+  the very next message says it re-asks ("My question is: …");
+- an *elliptical* follow-up: a short fragment ("And for the payments API?", "What about
+  Rome?", "Same question for my savings account") that brings in something the earlier
+  message did not name, unless it says it re-asks;
 - after a real answer, a follow-up that mentions the earlier question only as a condition ("Will
   I get a refund if I cancel my subscription?" after "How do I cancel my subscription?" was
   answered);
 - a new topic (low similarity);
 - *another question about the same thing*, unless the later message says it re-asks: the two
   questions ask for different things (their *focus*, from the question word that opens them or
-  one of their clauses: a reason "why", a time "when / how long / until when", an amount "how
-  much / how many", a place, a person, a method "how do I"; yes/no and what/which questions
-  are open and match any), or they share a single concept while each asks two or more things
-  of its own about it ("…which customers bought the blender?" → "how much time to send the
-  blender back?"); this holds after a weak answer too;
+  one of their clauses: a reason "why", a time "when / how long / until when / what's the
+  deadline", or an amount of time off "how much leave / how many vacation days", an amount
+  "how much / how many / how big / what's the fee", a place, a person, a method "how do I / how
+  to"; yes/no and what/which questions, and "how" before anything else, are open and match
+  any), or they share a single concept while each asks two or more things of its own about it
+  ("…which customers bought the blender?" → "how much time to send the blender back?"); this
+  holds after a weak answer too;
 - a *self-correction* also when the later message negates words of the user's own question
   that the answer did not use ("Correction on my side: adoptive parents, not secondary
   caregivers");
@@ -94,6 +103,7 @@ from tracesieve.processors.sessions.model import TurnRecord
 
 from ._text import (
     CONCEPT_NAMES,
+    CONCEPT_SENSES,
     BoundedCache,
     Support,
     concepts,
@@ -101,6 +111,8 @@ from ._text import (
     digit_tokens,
     extract_entities,
     fold,
+    sense_match,
+    sense_providers,
     similar_words,
     surface_key,
     surface_similarity,
@@ -117,7 +129,7 @@ from ._text_answers import (
     resent_elsewhere,
     weak_answer,
 )
-from ._text_lexicon import PLACES, words
+from ._text_lexicon import GENERIC_CONCEPTS, PLACES, words
 from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped
 
 __all__ = ["RephraseConfig", "RephraseDetector", "factory", "rephrase_similarity"]
@@ -186,31 +198,22 @@ _SELF_CORRECTION = re.compile(r"^(?:sorry|oops|whoops|my (?:bad|mistake)|typo)\b
 _PROBLEM_HINT = words(
     "won't can't cannot couldn't doesn't don't isn't aren't wasn't didn't unable fail fails keep keeps"
 )
+# A fragment that borrows the earlier question and changes what it is about ("And for the payments
+# API?", "What about Rome?", "Same for my savings account?").
+_ELLIPTICAL = re.compile(
+    r"^(?:(?:and|but|ok|okay|so|then),? )?(?:what|how) about\b|"
+    r"^(?:and|also|ditto|same),? (?:for|in|on|at|with|to|from|about|if|the)\b|"
+    r"^(?:and |also )?(?:the )?same (?:question |thing |goes )?(?:for|with|about|in|on)\b"
+)
+_ELLIPTICAL_MAX_TOKENS = 8
 _PLACE_CODES = re.compile(r"\b(?:US|USA|UK|EU|UAE|NYC|LA|SF|DC)\b")
 # A condition or circumstance in the later message ("…a refund if I cancel my subscription?"):
 # what the message asks is what remains outside it.
 _SUBORDINATE = re.compile(
     r"(?<=\w)[ ,]+(?:if|after|before|once|because|since|unless|in case|when i)\b[^,.;?!]*"
 )
-# Concepts too general to make two questions the same on their own (question frames included:
-# "how long", "how much").
+# Under this share of either message's concepts found in the other, they ask different things.
 MIN_COVERAGE = 0.2
-_GENERIC = frozenset(
-    (
-        "problem",
-        "fix",
-        "change",
-        "mistake",
-        "contact",
-        "include",
-        "last",
-        "add",
-        "delete",
-        "duration",
-        "price",
-        "quantity",
-    )
-)
 
 
 @lru_cache(maxsize=4096)
@@ -277,8 +280,10 @@ def _slot_substitution(u1: str, u2: str, c1: Sequence[str], c2: Sequence[str]) -
     left, right = slots[0]
     if not left or not right or len(left) > 3 or len(right) > 3:
         return False
-    d1 = [c for c in concepts(" ".join(left)) if not matched([c], c2)]
-    d2 = [c for c in concepts(" ".join(right)) if not matched([c], c1)]
+    # (matched as parts of their messages: a concept both hold matches only itself)
+    found1, found2 = set(matched(c1, c2)), set(matched(c2, c1))
+    d1 = [c for c in concepts(" ".join(left)) if c not in found1]
+    d2 = [c for c in concepts(" ".join(right)) if c not in found2]
     return bool(d1) and bool(d2)
 
 
@@ -298,9 +303,9 @@ def _only_subject_shared(
     """Nothing but the subject ("weather in Tokyo" → "what to pack for Tokyo") or a generic
     concept ("wifi not working" → "it's still not working") is shared."""
     entity_words = _entity_words(u1) | _entity_words(u2)
-    if any(c not in entity_words and c not in _GENERIC for c in shared):
+    if any(c not in entity_words and c not in GENERIC_CONCEPTS for c in shared):
         return False
-    adds_something = any(not matched([c], c1) for c in c2)
+    adds_something = len(matched(c2, c1)) < len(c2)
     return adds_something or not any(c in entity_words for c in shared)
 
 
@@ -319,11 +324,25 @@ def rephrase_similarity(u1: str, u2: str) -> tuple[float, list[str]]:
     return 2 * cov1 * cov2 / (cov1 + cov2), m1
 
 
+_TWO_SENSES = frozenset(CONCEPT_SENSES)
+_NO_SENSES: dict[str, tuple[str, ...]] = {}
+
+
 class _Message:
     """The per-message features the pair check reads, computed once per message text (a message
     takes part in up to four pairs); the costlier ones only when a pair gets that far."""
 
-    __slots__ = ("_focus", "_folded", "concept_set", "concepts", "digits", "key", "loose", "text")
+    __slots__ = (
+        "_focus",
+        "_folded",
+        "concept_set",
+        "concepts",
+        "digits",
+        "key",
+        "loose",
+        "senses",
+        "text",
+    )
 
     def __init__(self, text: str) -> None:
         toks = tokens_of(text)
@@ -333,6 +352,8 @@ class _Message:
         self.text = text
         self.concepts = found
         self.concept_set = frozenset(found)
+        # two-sense concepts by sense: seldom any, so the set test (in C) comes first
+        self.senses = _NO_SENSES if _TWO_SENSES.isdisjoint(found) else sense_providers(found)
         # word concepts (not synonym names) by first letter: variants and typos keep it
         loose: dict[str, list[str]] = {}
         for c in found:
@@ -358,10 +379,18 @@ class _Message:
 
     def matched_in(self, other: _Message) -> list[str]:
         """:func:`matched` (``self``'s concepts found in ``other``, word variants included)."""
-        their_set, their_loose = other.concept_set, other.loose
+        their_set, their_loose, their_senses = other.concept_set, other.loose, other.senses
+        if self.concept_set <= their_set:
+            return list(self.concepts)  # all found as they are (a repeat, a near-repeat): no loop
+        # Words of two senses are seldom in either message: only then is a sense looked up.
+        senses = bool(their_senses or self.senses)
         out: list[str] = []
         for c in self.concepts:
-            if c in their_set:
+            if c in their_set or (
+                senses
+                and (c in CONCEPT_SENSES or c in their_senses)
+                and sense_match(c, self.concept_set, their_set, their_senses)
+            ):
                 out.append(c)
             elif c not in CONCEPT_NAMES:
                 candidates = their_loose.get(c[0])
@@ -376,11 +405,11 @@ def _similarity(m1: _Message, m2: _Message) -> tuple[float, list[str]]:
     if not c1 or not c2:
         return 0.0, []
     shared = m1.matched_in(m2)
-    if not shared:
-        return 0.0, []
-    back = m2.matched_in(m1)
-    cov1, cov2 = len(shared) / len(c1), len(back) / len(c2)
-    if min(cov1, cov2) < MIN_COVERAGE or (len(shared) < 2 and min(len(c1), len(c2)) >= 4):
+    cov1 = len(shared) / len(c1)
+    if cov1 < MIN_COVERAGE or (len(shared) < 2 and min(len(c1), len(c2)) >= 4):
+        return 0.0, []  # decided without the reverse coverage
+    cov2 = len(m2.matched_in(m1)) / len(c2)
+    if cov2 < MIN_COVERAGE:
         return 0.0, []
     return 2 * cov1 * cov2 / (cov1 + cov2), shared
 
@@ -390,6 +419,15 @@ def _number_conflict(m1: _Message, m2: _Message) -> bool:
     first look at :func:`_entity_conflict`."""
     d1, d2 = m1.digits, m2.digits
     return bool(d1) and bool(d2) and not d1 <= d2 and not d2 <= d1
+
+
+def _elliptical_other(m1: _Message, m2: _Message) -> bool:
+    """The later message is a short fragment ("And for X?", "What about X?") that brings in
+    something the earlier one did not name: a follow-up on another entity, not a re-ask (a
+    fragment that only points back, "What about my refund?", may still be one)."""
+    if len(tokens_of(m2.text)) > _ELLIPTICAL_MAX_TOKENS or not _ELLIPTICAL.search(m2.folded):
+        return False
+    return len(m2.matched_in(m1)) < len(m2.concepts)
 
 
 def _only_an_object_shared(m1: _Message, m2: _Message, shared: Sequence[str]) -> bool:
@@ -431,6 +469,8 @@ class RephraseDetector(Detector):
         marker = strong or _MARKER.search(folded2) is not None
         if not strong and (focus_conflict(m1.focus, m2.focus) or _only_an_object_shared(m1, m2, shared)):
             return ()  # another question about the same thing ("why…?" / "until when…?")
+        if not strong and _elliptical_other(m1, m2):
+            return ()  # "And for the payments API?": the same question about something else
         if _SELF_CORRECTION.search(folded2) or corrects_own_question(u2, u1, earlier.answer_text):
             return ()
         asked = later.previous_assistant or (earlier.answer_text if distance == 1 else "")
@@ -452,8 +492,10 @@ class RephraseDetector(Detector):
             threshold = config.min_similarity
         if similarity < threshold:
             return ()
+        # The user who says right away that they re-ask ("My question is: …") is re-asking, even
+        # in words that share only the subject with the question they re-ask.
         if (
-            _only_subject_shared(u1, u2, c1, c2, shared)
+            (not (strong and distance == 1) and _only_subject_shared(u1, u2, c1, c2, shared))
             or _entity_conflict(u1, u2)
             or (not strong and _slot_substitution(u1, u2, c1, c2))
             or (was_answered and _asks_something_else(u2, c1))

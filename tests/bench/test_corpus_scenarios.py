@@ -13,10 +13,11 @@ CORPUS = Path(__file__).resolve().parents[2] / "bench" / "corpus"
 sys.path.append(str(CORPUS))
 
 import _phrases  # noqa: E402
+import scenarios  # noqa: E402
 from _domains import DOMAINS  # noqa: E402
 from _timeline import BATCH_WINDOW_NS, Exporter  # noqa: E402
 from generate import check_grounding  # noqa: E402
-from scenarios import SIGNALS, WEAK, Session, build_sessions  # noqa: E402
+from scenarios import EXTRA, NUMBER, SIGNALS, WEAK, Session, build_sessions  # noqa: E402
 
 N = 4
 
@@ -30,7 +31,8 @@ def test_every_signal_has_positives_and_hard_negatives(sessions: list[Session]) 
     for signal in SIGNALS:
         positives = [s for s in sessions if s.scenario.startswith(f"{signal}.pos.")]
         negatives = [s for s in sessions if s.scenario.startswith(f"{signal}.hn.")]
-        assert len(positives) == N and len(negatives) == N, signal
+        expected = N * (1 + EXTRA.get(signal, 0))
+        assert len(positives) == expected and len(negatives) == expected, signal
         assert all(any(sig == signal for _, sig in s.expected()) for s in positives), signal
         # A hard negative for a signal never expects it.
         assert all(signal not in {sig for _, sig in s.expected()} for s in negatives), signal
@@ -74,6 +76,40 @@ def test_retrieval_scores_respect_the_threshold_labels(sessions: list[Session]) 
 
 def test_grounding_labels_agree_with_the_numbers(sessions: list[Session]) -> None:
     assert check_grounding(sessions, {d.name: d.brand for d in DOMAINS}) == []
+
+
+def test_rephrase_gets_three_times_the_sessions_and_the_rest_of_the_corpus_stays_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sessions = build_sessions("dev", 4, seed=5)
+    positives = [s for s in sessions if s.scenario.startswith("rephrase.pos.")]
+    assert len(positives) == 12 and EXTRA == {"rephrase": 2}
+    # the variant, library and domain rotations go on in the extra sessions
+    assert len({s.scenario for s in positives}) == 4 and len({s.library for s in positives}) == 4
+    assert len({s.domain for s in positives}) == 7
+    # they come last, from a random stream of their own: the rest is the corpus without them
+    monkeypatch.setattr(scenarios, "EXTRA", {})
+    without = build_sessions("dev", 4, seed=5)
+    assert all(s.scenario.startswith("rephrase.") for s in sessions[len(without) :])
+    assert [(s.session_id, [t.user for t in s.turns]) for s in sessions[: len(without)]] == [
+        (s.session_id, [t.user for t in s.turns]) for s in without
+    ]
+
+
+@pytest.mark.parametrize(("split", "n", "seed"), [("heldout", 8, 31), ("dev", 6, 6), ("heldout", 8, 23)])
+def test_a_wrong_value_is_never_a_number_the_history_holds(split: str, n: int, seed: int) -> None:
+    # These seeds once drew a "wrong" value that an earlier turn of the session had said: the
+    # answer was grounded in its history after all (on heldout 31 the corpus failed its check).
+    sessions = build_sessions(split, n, seed)
+    assert check_grounding(sessions, {d.name: d.brand for d in DOMAINS}) == []
+    for session in sessions:
+        history = ""
+        for turn in session.turns:
+            if "ungrounded_answer" in turn.signals:
+                own = turn.user + " ".join(d.content for d in turn.docs or []) + " ".join(turn.context or [])
+                wrong = set(NUMBER.findall(turn.answer or "")) - set(NUMBER.findall(own))
+                assert not wrong & set(NUMBER.findall(history)), (session.scenario, turn.answer)
+            history += f" {turn.user} {turn.answer or ''}"
 
 
 def test_the_same_seed_builds_the_same_corpus() -> None:

@@ -32,6 +32,9 @@ SAME = [
     ("Explain   the difference between TCP and UDP", "Explain the difference between TCP and UDP"),
     ("Translate 'good morning' to Spanish", "Translate 'good morning' to Spanish!"),
     ("What are the side effects of ibuprofen", "What are the side-effects of ibuprofen?"),
+    # a typo in a name: the same place, mistyped
+    ("What time does the Amsterdam store close?", "What time does the Amsterdma store close?"),
+    ("Is the Lisbon office open on Sundays?", "Is the Lsibon office open on Sundays?"),
 ]
 
 DIFFERENT = [
@@ -42,6 +45,9 @@ DIFFERENT = [
     ("How do I cancel my order?", "How do I track my order?"),
     ("Book a table for 2 at 7pm", "Book a table for 2 at 8pm"),
     ("How do I cancel my subscription?", "I want to stop paying for my plan, how?"),
+    # names that share letters but are not one typo apart
+    ("What's the weather in Austria?", "What's the weather in Australia?"),
+    ("Is the Paris office open on Sunday?", "Is the Parma office open on Sunday?"),
 ]
 
 

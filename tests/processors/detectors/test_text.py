@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import pytest
 from tracesieve.processors.detectors._text import (
+    SYNONYMS,
     Support,
     concepts,
     extract_entities,
     fold,
     is_question,
+    one_typo,
     similar_words,
     stem,
     surface,
     surface_similarity,
     tokens,
 )
-from tracesieve.processors.detectors._text_lexicon import SYNONYM_GROUPS
+from tracesieve.processors.detectors._text_answers import matched
+from tracesieve.processors.detectors._text_lexicon import SYNONYM_GROUPS, SYNONYM_SENSES
 
 
 def test_fold_and_surface_ignore_case_quotes_whitespace_and_punctuation() -> None:
@@ -38,10 +41,28 @@ def test_stem_merges_inflections() -> None:
 
 def test_every_word_belongs_to_at_most_one_synonym_group() -> None:
     owner: dict[str, str] = {}
-    for line in SYNONYM_GROUPS:
+    for line in (*SYNONYM_GROUPS, *(line for line, _ in SYNONYM_SENSES)):
         words = line.split()
         for w in words:
             assert owner.setdefault(stem(w), words[0]) == words[0], (w, owner[stem(w)], words[0])
+    # the senses of a two-sense word are concepts of the groups
+    assert all(set(senses) <= set(SYNONYMS.values()) for _, senses in SYNONYM_SENSES)
+
+
+def test_a_two_sense_word_matches_a_concept_of_either_sense() -> None:
+    payment = concepts("payments going to Brazil")
+    assert matched(payment, concepts("transfers to Brazil")) == list(payment)
+    assert matched(payment, concepts("the fee to Brazil")) == list(payment)
+    assert matched(concepts("the fee"), payment) == ["price"]
+    assert matched(concepts("a parcel sent to Japan"), concepts("shipping a parcel to Japan")) == [
+        "parcel",
+        "send",
+        "japan",
+    ]
+    assert not matched(concepts("payments"), concepts("shipping"))
+    assert matched(concepts("how long am I covered"), concepts("warranty")) == ["cover"]
+    # a concept both messages hold matches only itself: "payments" is not "send" here
+    assert matched(concepts("send payments by API"), concepts("send reports by API")) == ["send", "api"]
 
 
 @pytest.mark.parametrize(
@@ -174,3 +195,20 @@ def test_support_finds_the_same_fact_in_another_format(answer: str, context: str
 )
 def test_support_rejects_a_different_fact(answer: str, context: str) -> None:
     assert not all(_supported(answer, context))
+
+
+def test_contractions_of_i_are_not_names() -> None:
+    # mid-sentence "I'm" is capitalised like a name, and is none
+    for text in ("What I'm asking is: the fee?", "So I\u2019ve tried, and I'd like the fee. I'll wait."):
+        assert [e for e in extract_entities(text) if e.kind == "name"] == []
+    assert [e.text for e in extract_entities("What I'm asking: is Lisbon open?") if e.kind == "name"] == [
+        "Lisbon"
+    ]
+
+
+def test_one_typo_is_one_letter_inserted_dropped_replaced_or_swapped() -> None:
+    assert one_typo("singapore", "signapore") and one_typo("amsterdam", "amsterdma")
+    assert one_typo("lisbon", "lisbn") and one_typo("london", "lundon") and one_typo("berlin", "berlin")
+    assert not one_typo("austria", "australia")  # a shared prefix is not a typo
+    assert not one_typo("paris", "parma") and not one_typo("rome", "roma")  # two edits; too short
+    assert not one_typo("12345", "12346")
