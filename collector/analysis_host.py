@@ -223,7 +223,11 @@ class WorkerHost:
         return found
 
     async def snapshot(self, seq: int, path: Path) -> None:
-        await self._call(wire.OP_SNAPSHOT, pickle.dumps((seq, str(path))))
+        path.unlink(missing_ok=True)
+        pid: int = await self._call(wire.OP_SNAPSHOT, pickle.dumps((seq, str(path))))
+        await _exited(pid)
+        if not path.exists():
+            raise RuntimeError(f"analysis worker's snapshot child {pid} wrote no {path.name} (see its log)")
 
     @property
     def busy(self) -> bool:
@@ -308,6 +312,27 @@ class WorkerHost:
             with contextlib.suppress(Exception):
                 on_reply(wire.GONE, reason.encode())
         self._on_fatal(reason)
+
+
+async def _exited(pid: int) -> None:
+    """Wait for a process that is not our child (the worker's) to exit."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # already gone
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def on_exit() -> None:  # a pidfd is readable once its process exits
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, on_exit)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 class _RequestWriter:

@@ -42,7 +42,7 @@ OP_ADD_FEEDBACK = 5  # pickled list[Feedback]; replies (Findings, missing feedba
 OP_APPLY_FEEDBACK = 6  # pickled (feedback, ref, prior, base); replies Findings
 OP_JOIN_OR_WAIT = 7  # pickled list[Feedback]; replies Findings
 OP_WAIT_FOR_TARGET = 8  # pickled list[Feedback]
-OP_SNAPSHOT = 9  # pickled (seq, path): snapshot written and fsynced there; replies None
+OP_SNAPSHOT = 9  # pickled (seq, path); replies the pid of the child writing the snapshot there
 OP_CLOSE = 10
 
 REPLIES = frozenset(

@@ -19,12 +19,15 @@ STATE_FILE = "session-state.json"
 
 
 def write_snapshot(processor: SessionProcessor, seq: int, path: Path) -> None:
-    """Write the state with its ingest-log watermark to ``path`` and fsync it."""
+    """Write the state with its ingest-log watermark to ``path``, fsynced: ``path`` exists only
+    once the whole snapshot is durable."""
     body = orjson.dumps({"seq": seq, "state": processor.snapshot()}, default=str)
-    with open(path, "wb") as f:
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as f:
         f.write(body)
         f.flush()
         os.fsync(f.fileno())
+    os.replace(partial, path)
 
 
 def commit_snapshot(written: Path, path: Path) -> None:

@@ -166,3 +166,23 @@ async def test_requests_after_the_worker_died_fail_and_the_death_is_reported(tmp
     with pytest.raises(Exception, match="analysis worker exited"):
         worker.process([_turn(1, "q", "a")], pending.append)
     await worker.aclose(asyncio.get_running_loop().time() + 5)
+
+
+async def test_a_snapshot_that_cannot_be_written_fails_and_the_worker_goes_on(tmp_path: Path) -> None:
+    worker = WorkerHost(ProcessorsConfig(), "CRITICAL", 0, lambda reason: None)
+    await worker.start(tmp_path / "state.json")
+    try:
+        with pytest.raises(RuntimeError, match="wrote no"):
+            await worker.snapshot(1, tmp_path / "no-such-folder" / "state.next")
+        await worker.snapshot(2, tmp_path / "state.next")  # the snapshot is taken by a child
+        assert orjson.loads((tmp_path / "state.next").read_bytes())["seq"] == 2
+        got: list[Findings | None] = []
+        worker.process([_turn(1, "How do I cancel?", "I'm sorry, but I can't help with that.")], got.append)
+        worker.advance(got.append)
+        for _ in range(200):
+            if len(got) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert got[0] is not None and "refusal" in {s.signal for s in got[0].signals}
+    finally:
+        await worker.aclose(asyncio.get_running_loop().time() + 5)

@@ -270,19 +270,25 @@ def test_memory_bounds_sessions_turns_and_settled_spans() -> None:
     for i in range(5):
         proc.process([llm(f"{i:032x}", i + 1, "q", session=f"s{i}", at_s=i)])
     assert list(proc._sessions) == ["s2", "s3", "s4"]  # least recently active went first
-    for i in range(6):
+    for i in range(30):
         proc.process([llm(f"{10 + i:032x}", 10 + i, f"q{i}", session="s4", at_s=10 + i)])
+        # Pairs with dropped turns go in bulk: never more than 4 per kept turn, plus the newest.
+        assert len(proc._sessions["s4"].pairs_seen) <= 4 * 3 + 2
     turns = proc._sessions["s4"].turns
     assert len(turns) == 3
-    assert [t.record.index for t in turns] == [4, 5, 6]  # indexes count the dropped turns
+    assert [t.record.index for t in turns] == [28, 29, 30]  # indexes count the dropped turns
     kept = {t.key for t in turns}
     pairs = proc._sessions["s4"].pairs_seen
-    assert pairs and all(p[0] in kept and p[1] in kept for p in pairs)  # none with a dropped turn
+    assert {(p[0], p[1]) for p in pairs if p[0] in kept and p[1] in kept} == {
+        (turns[0].key, turns[1].key),
+        (turns[0].key, turns[2].key),
+        (turns[1].key, turns[2].key),
+    }
     assert turns[-1].spans is not None
-    proc.observe_time(T0 + 40 * S)  # watermark 35 s: every turn ended ≤ 17 s, settled
+    proc.observe_time(T0 + 60 * S)  # watermark 55 s: every turn ended ≤ 41 s, settled
     proc.advance()
     assert all(t.spans is None for t in proc._sessions["s4"].turns)
-    proc.observe_time(T0 + 200 * S)  # watermark 195 s: past every session's ttl
+    proc.observe_time(T0 + 250 * S)  # watermark 245 s: past every session's ttl
     proc.advance()
     assert proc.session_count == 0
 
