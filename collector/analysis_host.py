@@ -241,14 +241,19 @@ class WorkerHost:
         loop = asyncio.get_running_loop()
         if self.failed is None and process.returncode is None:
             self._send(wire.OP_CLOSE)
-        if self._requests is not None:
-            await asyncio.to_thread(self._requests.close)
+        # The writer thread drains what is queued, then closes the pipe. A worker that stopped
+        # reading would keep it blocked: past the deadline the worker is killed, which ends it.
+        drained = asyncio.ensure_future(
+            asyncio.to_thread(self._requests.close) if self._requests is not None else asyncio.sleep(0)
+        )
         try:
+            await asyncio.wait_for(asyncio.shield(drained), max(0.1, deadline - loop.time()))
             await asyncio.wait_for(process.wait(), max(0.1, deadline - loop.time()))
         except TimeoutError:
             _log.warning("analysis worker %d did not stop; killing it", process.pid)
             process.kill()
             await process.wait()
+            await drained
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,6 +4,7 @@ exactly what the processor finds on the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import os
@@ -186,3 +187,21 @@ async def test_a_snapshot_that_cannot_be_written_fails_and_the_worker_goes_on(tm
         assert got[0] is not None and "refusal" in {s.signal for s in got[0].signals}
     finally:
         await worker.aclose(asyncio.get_running_loop().time() + 5)
+
+
+async def test_closing_kills_a_worker_that_stopped_reading(tmp_path: Path) -> None:
+    worker = WorkerHost(ProcessorsConfig(), "CRITICAL", 0, lambda reason: None)
+    await worker.start(tmp_path / "state.json")
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)  # alive, reading nothing: the pipe fills
+    try:
+        big = [_turn(n, "q" * 4000, "a" * 4000) for n in range(1, 400)]
+        for _ in range(3):
+            worker.process(big, lambda found: None)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await worker.aclose(start + 1.0)  # returns: the worker was killed at the deadline
+        assert worker._process is not None and worker._process.returncode == -signal.SIGKILL
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
