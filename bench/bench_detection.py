@@ -4,16 +4,23 @@
    (1,000 OTel-GenAI chat spans per request, every span a turn of one of 200 sessions per
    request, so every span goes through the session state and the pair detectors) sent to
    ``tracesieve run`` twice, once with ``processors.sessions.enabled: false``. The clock stops
-   when every span is queryable. Prints spans/s and the ratio (the bar: on ≥ 0.70 × off).
+   when every span is queryable and, with detection on, the analysis has caught up too (the
+   signal of one failed call sent after the load is written: spans are analysed in order).
+   Prints spans/s and the ratio (the bar: on ≥ 0.70 × off). ``--load corpus`` sends the
+   quality corpus's real sessions instead.
 2. **Latency at a sustained 5,000 spans/s**: requests of 500 spans every 0.1 s for
-   ``--seconds``; each span ends when it is sent (event time = now), one in 50 is a refusal, and
+   ``--seconds``, built beforehand; each span ends when its request is due (event time = now
+   when sent on time), one in 50 is a refusal, and
    some sessions end on a failed call and then go quiet. Per signal row: ``DetectedAt − span
    end`` (event time → row), and for ``abandoned_session`` ``DetectedAt − (end + idle_s +
    allowed_lateness_s)``, i.e. how long after the watermark passed the deadline the row was
    written (only deadlines passed while the stream was live: later ones wait for the
    idle-source fallback by design). Prints p50/p99/max (the bar: ≤ 1 s).
 
-    .venv/bin/python bench/bench_detection.py [--requests 30] [--seconds 20]
+    .venv/bin/python bench/bench_detection.py [--requests 30] [--seconds 20] [--load corpus]
+        [--skip-throughput | --skip-latency]
+
+Peak RSS is the collector's plus its analysis worker's.
 """
 
 from __future__ import annotations
