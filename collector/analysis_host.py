@@ -2,8 +2,10 @@
 worker process of its own (:class:`WorkerHost`, the default).
 
 The worker exists for the CPU: the collector's event loop is the bottleneck of ingest (one
-core, the GIL) while the second core is mostly idle, and the detectors cost tens of µs per
-span. In the worker they cost the event loop only the encoding of the spans it hands over.
+core, the GIL), and the detectors cost it 60-150 µs per span. In the worker they cost the
+event loop only the encoding of the spans it hands over (~5 µs), and run on another core:
+with detection on the event loop, signals at 5,000 spans/s measured p99 2.3 s; in the worker,
+0.7-1.3 s.
 
 Both hosts answer in request order. ``process`` and ``advance`` take a callback that is called
 with the findings *synchronously in that order*, so the analysis queues a findings write the
@@ -87,11 +89,6 @@ class ProcessorHost(Protocol):
         """Write the state with ``seq`` to ``path``, fsynced."""
         ...
 
-    @property
-    def busy(self) -> bool:
-        """Whether requests are still unanswered."""
-        ...
-
     async def aclose(self, deadline: float) -> None: ...
 
 
@@ -132,10 +129,6 @@ class InlineHost:
     async def snapshot(self, seq: int, path: Path) -> None:
         write_snapshot(self.processor, seq, path)
 
-    @property
-    def busy(self) -> bool:
-        return False
-
     async def aclose(self, deadline: float) -> None:
         return None
 
@@ -151,13 +144,11 @@ class WorkerHost:
         gc_gen0_threshold: int,
         on_fatal: Callable[[str], None],
     ) -> None:
-        self._init = orjson.dumps(
-            {
-                "processors": config.model_dump(mode="json"),
-                "log_level": log_level,
-                "gc_gen0_threshold": gc_gen0_threshold,
-            }
-        )
+        self._init: dict[str, Any] = {
+            "processors": config.model_dump(mode="json"),
+            "log_level": log_level,
+            "gc_gen0_threshold": gc_gen0_threshold,
+        }
         self._on_fatal = on_fatal
         self._process: asyncio.subprocess.Process | None = None
         self._requests: _RequestWriter | None = None
@@ -187,7 +178,7 @@ class WorkerHost:
             os.close(read_fd)
         self._requests = _RequestWriter(write_fd)
         self._reader = asyncio.create_task(self._read_replies(), name="analysis-worker-replies")
-        init = orjson.dumps({**orjson.loads(self._init), "state_path": str(state_path)})
+        init = orjson.dumps({**self._init, "state_path": str(state_path)})
         restored: tuple[int, int] | None = await self._call(wire.OP_INIT, init)
         return restored
 
@@ -228,10 +219,6 @@ class WorkerHost:
         await _exited(pid)
         if not path.exists():
             raise RuntimeError(f"analysis worker's snapshot child {pid} wrote no {path.name} (see its log)")
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._waiting)
 
     async def aclose(self, deadline: float) -> None:
         self._closing = True
