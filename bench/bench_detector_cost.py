@@ -8,10 +8,13 @@ all of them. Two loads:
 * ``ingest``: the throughput benchmarks' load (``_load.genai_request``): every span an LLM turn
   of one of 200 sessions per request, with history and a long answer: the worst case, every
   span a new turn compared with the turns before it;
+* ``ingest, steady``: the same load timed after ``--warm`` requests went through first (by
+  default 10,000 spans: 2,000 more sessions held, caches warm), as a collector that has been
+  running a while;
 * ``corpus``: the spans of the detector-quality corpus (``bench/.corpus/dev-1``, built by
   ``bench_detectors.py``), when it is there: realistic sessions, several spans per turn.
 
-    .venv/bin/python bench/bench_detector_cost.py [--requests 5] [--only rephrase,refusal]
+    .venv/bin/python bench/bench_detector_cost.py [--requests 5] [--warm 10] [--only rephrase,refusal]
 """
 
 from __future__ import annotations
@@ -58,12 +61,19 @@ def corpus_spans() -> list[CanonicalSpan]:
     return spans
 
 
-def cost_us(spans: Sequence[CanonicalSpan], names: Sequence[str], rounds: int = 3) -> float:
+def cost_us(
+    spans: Sequence[CanonicalSpan],
+    names: Sequence[str],
+    rounds: int = 3,
+    warm: Sequence[CanonicalSpan] = (),
+) -> float:
     best = float("inf")
     for _ in range(rounds):
         # Fresh detectors every round: caches must not carry over from the previous round.
         detectors = [d for d in build_detectors({}) if d.name in names]
         processor = SessionProcessor(SessionsConfig(), detectors, Scorer(ScoringConfig()))
+        for i in range(0, len(warm), 100):
+            processor.process(warm[i : i + 100])
         gc.collect()
         start = time.perf_counter()
         for i in range(0, len(spans), 100):
@@ -77,11 +87,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=5, help="requests of 1,000 spans in the ingest load")
+    parser.add_argument(
+        "--warm", type=int, default=10, help="requests sent before the clock in the steady-state column"
+    )
     parser.add_argument("--only", default="", help="comma-separated detector names (default: all)")
     args = parser.parse_args()
     gc.set_threshold(50_000, 50, 100)
     console = Console()
-    loads = {"ingest": ingest_spans(args.requests)}
+    both = ingest_spans(args.warm + args.requests)
+    warm_spans = both[: args.warm * 1000]
+    loads = {"ingest": both[: args.requests * 1000], "ingest, steady": both[args.warm * 1000 :]}
+    warmed = {"ingest, steady": warm_spans}
     if CORPUS.is_dir():
         loads["corpus"] = corpus_spans()
     gc.freeze()
@@ -94,11 +110,11 @@ def main() -> None:
     rows: list[tuple[str, list[str]]] = [("none (session state only)", [])]
     rows += [(name, [name]) for name in names]
     rows.append(("all", [d.name for d in every]))
-    base = {load: cost_us(spans, []) for load, spans in loads.items()}
+    base = {load: cost_us(spans, [], warm=warmed.get(load, ())) for load, spans in loads.items()}
     for label, chosen in rows:
         cells = []
         for load, spans in loads.items():
-            us = base[load] if not chosen else cost_us(spans, chosen)
+            us = base[load] if not chosen else cost_us(spans, chosen, warm=warmed.get(load, ()))
             cells.append(f"{us:.1f}" if not chosen else f"{us:.1f} (+{us - base[load]:.1f})")
         table.add_row(label, *cells)
     console.print(table)
