@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import genai_request
+from _load import genai_request, machine_speed_s
 from tracesieve.collector.contracts import CanonicalSpan
 from tracesieve.processors.detectors import build_detectors
 from tracesieve.processors.normalise import NormaliseConfig, normalise_traces
@@ -94,6 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     gc.set_threshold(50_000, 50, 100)
     console = Console()
+    console.print(f"machine speed: a 10M-step Python loop takes {machine_speed_s():.2f} s (lower is faster)")
     both = ingest_spans(args.warm + args.requests)
     warm_spans = both[: args.warm * 1000]
     loads = {"ingest": both[: args.requests * 1000], "ingest, steady": both[args.warm * 1000 :]}

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import free_port, genai_request, peak_rss_mib, send_grpc, send_http
+from _load import free_port, genai_request, machine_speed_s, peak_rss_mib, send_grpc, send_http
 
 SPANS_PER_REQUEST = 1000
 
@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     args = parser.parse_args()
     console = Console()
+    console.print(f"machine speed: a 10M-step Python loop takes {machine_speed_s():.2f} s (lower is faster)")
     console.print(f"generating {2 * args.requests} requests of {SPANS_PER_REQUEST} GenAI spans…")
     grpc_bodies = [genai_request(SPANS_PER_REQUEST, seed) for seed in range(args.requests)]
     http_bodies = [genai_request(SPANS_PER_REQUEST, 10_000 + seed) for seed in range(args.requests)]
