@@ -1,4 +1,5 @@
-"""The ``tracesieve`` command line: run, demo, replay, query, flagged, config."""
+"""The ``tracesieve`` command line: run, demo, replay, query, flagged, config, and the review loop's
+commands (``tracesieve.evals.cli``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from rich.progress import Progress
 from rich.table import Table
 from tracesieve import __version__
 from tracesieve.collector.config import Config, ConfigError, load_config
-from tracesieve.collector.errors import PermanentError
+from tracesieve.collector.errors import PermanentError, RetryableError
 
 __all__ = ["main"]
 
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _err.print(f"[red]error:[/red] {exc.reason}", highlight=False)
         return 2
-    except PermanentError as exc:
+    except (PermanentError, RetryableError) as exc:
         _err.print(f"[red]error:[/red] {exc.reason}", highlight=False)
         return 1
     except KeyboardInterrupt:
@@ -115,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_cmd_config_check)
     schema = config_sub.add_parser("schema", help="print the JSON schema of the config")
     schema.set_defaults(handler=_cmd_config_schema)
+
+    from tracesieve.evals.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -23,6 +23,7 @@ from tracesieve.collector.config import Config
 from tracesieve.collector.pipeline import Pipeline
 from tracesieve.collector.receivers.otlp_grpc import OtlpGrpcReceiver
 from tracesieve.collector.receivers.otlp_http import OtlpHttpReceiver
+from tracesieve.evals.store import SinkEvalStore
 from tracesieve.sinks.clickhouse import ClickHouseSink
 
 __all__ = ["RUN_FILE", "Service", "read_run_file"]
@@ -43,11 +44,19 @@ class Service:
         protocols = config.receivers.otlp.protocols
         self.grpc = OtlpGrpcReceiver(protocols.grpc, self.pipeline) if protocols.grpc else None
         self.http = OtlpHttpReceiver(protocols.http, self.pipeline) if protocols.http else None
+        # The review loop's way into the store while this process holds it (tracesieve.evals).
+        self.eval_store = SinkEvalStore(self.sink)
         self.admin: AdminServer | None = None
         if config.admin.endpoint:
             host, port = _split_endpoint(config.admin.endpoint)
             self.admin = AdminServer(
-                host, port, self._readonly_query, token=config.admin.token, ready=lambda: self._started
+                host,
+                port,
+                self._readonly_query,
+                token=config.admin.token,
+                ready=lambda: self._started,
+                insert=self.eval_store.insert,
+                op=self.eval_store.call,
             )
         self._started = False
         self._closed = False

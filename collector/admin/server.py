@@ -1,9 +1,12 @@
-"""Admin HTTP server: ``/healthz``, ``/readyz`` and ``POST /api/v1/query`` (read-only SQL).
+"""Admin HTTP server: ``/healthz``, ``/readyz``, ``POST /api/v1/query`` (read-only SQL), and the
+review loop's ``POST /api/v1/rows`` and ``POST /api/v1/ops/{op}``.
 
-The query endpoint exists because the embedded engine admits one process per data folder:
-while the collector runs, ``tracesieve query`` sends its SQL here instead of opening the store.
-Queries run with ClickHouse's ``readonly`` setting, so they can read but never write.
+These endpoints exist because the embedded engine admits one process per data folder: while
+the collector runs, the CLI sends its SQL, its rows and its operations here instead of opening
+the store. Queries run with ClickHouse's ``readonly`` setting, so they can read but never
+write; ``rows`` only appends to the review loop's tables (see ``tracesieve.evals.store``).
 When a token is configured every route but ``/healthz`` requires ``Authorization: Bearer``.
+Other parts add their pages to :attr:`AdminServer.app` before :meth:`AdminServer.start`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from tracesieve.collector.errors import PermanentError
+from tracesieve.collector.errors import PermanentError, RetryableError
 
 __all__ = ["AdminServer", "QueryRunner"]
 
@@ -28,6 +31,10 @@ _log = logging.getLogger(__name__)
 
 QueryRunner = Callable[[str, dict[str, Any] | None], Awaitable[tuple[list[str], Sequence[Sequence[Any]]]]]
 """``(sql, parameters) -> (column names, rows)``, read-only."""
+RowInserter = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
+"""``(table, rows)``: appends rows to one of the review loop's tables."""
+OpRunner = Callable[[str, dict[str, Any]], Awaitable[Any]]
+"""``(op, payload) -> result``: runs a review-loop operation where the store lives."""
 
 
 class AdminServer:
@@ -39,18 +46,26 @@ class AdminServer:
         *,
         token: str | None = None,
         ready: Callable[[], bool] = lambda: True,
+        insert: RowInserter | None = None,
+        op: OpRunner | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._query = query
         self._token = token
         self._ready = ready
+        self._insert = insert
+        self._op = op
         self._runner: web.AppRunner | None = None
         self._bound_port = 0
         self.app = web.Application(middlewares=[self._auth])
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
         self.app.router.add_post("/api/v1/query", self._post_query)
+        if insert is not None:
+            self.app.router.add_post("/api/v1/rows", self._post_rows)
+        if op is not None:
+            self.app.router.add_post("/api/v1/ops/{op}", self._post_op)
 
     @property
     def port(self) -> int:
@@ -113,6 +128,57 @@ class AdminServer:
             _log.info("admin query failed: %s", exc)
             return web.json_response({"error": str(exc)}, status=400)
         payload = {"columns": columns, "rows": [list(row) for row in rows]}
+        return web.Response(body=orjson.dumps(payload, default=json_default), content_type="application/json")
+
+    async def _post_rows(self, request: web.Request) -> web.Response:
+        assert self._insert is not None
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return web.json_response({"error": f"body is not JSON: {exc}"}, status=400)
+        shape = 'body must be {"table": "...", "columns": [...], "rows": [[...], ...]}'
+        if not isinstance(body, dict) or not isinstance(body.get("table"), str):
+            return web.json_response({"error": shape}, status=400)
+        columns, rows = body.get("columns"), body.get("rows")
+        if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            return web.json_response({"error": shape}, status=400)
+        if not (isinstance(rows, list) and all(isinstance(r, list) and len(r) == len(columns) for r in rows)):
+            return web.json_response({"error": shape + " (each row as long as columns)"}, status=400)
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        return await self._answer(lambda: self._insert_rows(body["table"], records), "insert")
+
+    async def _insert_rows(self, table: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        assert self._insert is not None
+        await self._insert(table, records)
+        return {"inserted": len(records)}
+
+    async def _post_op(self, request: web.Request) -> web.Response:
+        assert self._op is not None
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return web.json_response({"error": f"body is not JSON: {exc}"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "body must be a JSON object"}, status=400)
+        op = request.match_info["op"]
+        return await self._answer(lambda: self._run_op(op, body), f"operation {op}")
+
+    async def _run_op(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+        assert self._op is not None
+        return {"result": await self._op(op, payload)}
+
+    async def _answer(self, fn: Callable[[], Awaitable[dict[str, Any]]], what: str) -> web.Response:
+        try:
+            payload = await fn()
+        except PermanentError as exc:
+            return web.json_response({"error": exc.reason}, status=400)
+        except RetryableError as exc:
+            return web.json_response({"error": exc.reason}, status=503, headers={"Retry-After": "1"})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.warning("admin %s failed: %s", what, exc, exc_info=True)
+            return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=500)
         return web.Response(body=orjson.dumps(payload, default=json_default), content_type="application/json")
 
 

@@ -25,7 +25,7 @@ import logging
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -398,6 +398,23 @@ class ClickHouseSink:
             if err is exc:
                 raise
             raise err from exc
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` to ``{database}.{table}`` in one INSERT; returns once durable.
+
+        For the review loop's tables (batches, labels, eval cases, judge verdicts), which are
+        small and written by people's actions, not by the span stream. Raises the classified
+        error.
+        """
+        if not rows:
+            return
+        target = f"{self.config.database}.{table}"
+        data = [list(row) for row in rows]
+
+        def insert(client: Client) -> None:
+            client.insert(target, data, column_names=list(columns))
+
+        await self._read(insert)
 
     async def find_feedback_target(self, item: Feedback) -> StoredTarget | None:
         """The stored span that ``item`` names (see :mod:`.lookup`), or None."""
