@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tracesieve.collector.errors import PermanentError
 from tracesieve.collector.receivers.otlp_grpc.config import OtlpGrpcConfig
 from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
+from tracesieve.evals.config import EvalsConfig
 from tracesieve.processors.assembly import AssemblyConfig
 from tracesieve.processors.detectors.config import DetectorsConfig
 from tracesieve.processors.normalise import NormaliseConfig
@@ -137,6 +138,7 @@ class Config(_Model):
     processors: ProcessorsConfig = Field(default_factory=ProcessorsConfig, description="What transforms.")
     sinks: SinksConfig = Field(default_factory=SinksConfig, description="Where spans are stored.")
     admin: AdminConfig = Field(default_factory=AdminConfig, description="The admin API.")
+    evals: EvalsConfig = Field(default_factory=EvalsConfig, description="The review loop.")
     service: ServiceConfig = Field(default_factory=ServiceConfig, description="The process itself.")
 
 
