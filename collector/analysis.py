@@ -105,6 +105,8 @@ class Analysis:
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
         self.signals_written = 0
+        # Called with each INSERT's flagged rows once written (the weekly sampler's live feed).
+        self.flagged_observer: Callable[[list[FlaggedSpan]], None] | None = None
         self.flagged_written = 0
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -284,6 +286,11 @@ class Analysis:
         await self._retry(lambda: self._store.write_findings(found.signals, found.flagged, feedback))
         self.signals_written += len(found.signals)
         self.flagged_written += len(found.flagged)
+        if self.flagged_observer is not None and found.flagged:
+            try:
+                self.flagged_observer(found.flagged)
+            except Exception:  # an observer's bug must not stop the findings writer
+                _log.exception("flagged-row observer failed")
 
     async def _retry(self, call: Callable[[], Awaitable[None]]) -> None:
         await self._retry_value(call)

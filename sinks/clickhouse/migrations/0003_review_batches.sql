@@ -4,6 +4,18 @@
 -- for the same week gets a new BatchId). Rows carry everything a reviewer sees, copied from
 -- flagged_spans when the batch was drawn, so a batch reads the same after spans expire.
 -- Timestamps of the sampled turn are event time (ns); CreatedAt is when the batch was drawn.
+--
+-- BatchId: "<Week>-<12 hex of SHA-256(week, seed, case ids in order)>" (the same draw, the same
+--   id). Week: ISO week of the turns, "2026-W48" (UTC). Position: 1, 2, ... in drawing order.
+-- CaseId: review_case_id(TraceId, SpanId) (tracesieve.evals.ids), shared with labels.
+-- Category: the failure category (stratum) the case was drawn for, one of Categories.
+-- Evidence: JSON {signal: {...evidence, "score", "span_id", "category"}}, strongest first (the
+--   shape of flagged_spans.Evidence, with each signal's category and score from signals FINAL).
+-- ClusterSize: flagged turns of the week asking the same question in near-identical words
+--   (this case included); ClusterExamples: JSON list of a few other wordings of it.
+-- Params: JSON {"size", "seed", "ordinal" (1 = the week's first batch), "source" ("schedule" or
+--   "cli"), "cases", "flagged_turns", "category_counts", "counts_exact", "excluded_cases",
+--   "reservoir_size", "count_sketch_size", "version"}; the same on every row of a batch.
 CREATE TABLE IF NOT EXISTS {database}.review_batches {on_cluster}
 (
     BatchId String CODEC(ZSTD(1)),
