@@ -21,5 +21,8 @@ for folder in _FOLDERS:
 setup(
     package_dir=package_dir,
     packages=packages,
-    package_data={"tracesieve.sinks.clickhouse.migrations": ["*.sql"]},
+    package_data={
+        "tracesieve.sinks.clickhouse.migrations": ["*.sql"],
+        "tracesieve.evals.review": ["templates/*.html", "static/*"],
+    },
 )

@@ -5,7 +5,11 @@ These endpoints exist because the embedded engine admits one process per data fo
 the collector runs, the CLI sends its SQL, its rows and its operations here instead of opening
 the store. Queries run with ClickHouse's ``readonly`` setting, so they can read but never
 write; ``rows`` only appends to the review loop's tables (see ``tracesieve.evals.store``).
-When a token is configured every route but ``/healthz`` requires ``Authorization: Bearer``.
+When a token is configured every route but ``/healthz`` (and handlers marked :func:`public`, such
+as a login form) requires ``Authorization: Bearer <token>`` or a session cookie that
+:meth:`AdminServer.session_cookie` issued (a browser cannot send the header on navigation).
+Without either, a browser's GET of an HTML page is sent to :attr:`AdminServer.login_path` when
+one is set, and everything else gets 401.
 Other parts add their pages to :attr:`AdminServer.app` before :meth:`AdminServer.start`.
 """
 
@@ -13,19 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import hmac
 import logging
+import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from tracesieve.collector.errors import PermanentError, RetryableError
 
-__all__ = ["AdminServer", "QueryRunner"]
+__all__ = ["SESSION_COOKIE", "AdminServer", "QueryRunner", "public"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +42,19 @@ RowInserter = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 """``(table, rows)``: appends rows to one of the review loop's tables."""
 OpRunner = Callable[[str, dict[str, Any]], Awaitable[Any]]
 """``(op, payload) -> result``: runs a review-loop operation where the store lives."""
+F = TypeVar("F", bound=Callable[..., Any])
+
+SESSION_COOKIE = "tracesieve_session"
+"""The browser session's cookie: ``<expiry unix s>.<HMAC-SHA256(token, expiry)>``, so it proves
+the token was given without holding it, expires, and dies when the token changes."""
+_PUBLIC_MARK = "__tracesieve_admin_public__"
+
+
+def public(handler: F) -> F:
+    """Marks a route handler as served without credentials (a login form, its stylesheet): it
+    must serve no stored content."""
+    setattr(handler, _PUBLIC_MARK, True)
+    return handler
 
 
 class AdminServer:
@@ -58,6 +78,8 @@ class AdminServer:
         self._op = op
         self._runner: web.AppRunner | None = None
         self._bound_port = 0
+        self.login_path: str | None = None
+        """Where a browser without credentials is sent for an HTML page (set by the review page)."""
         self.app = web.Application(middlewares=[self._auth])
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
@@ -89,15 +111,47 @@ class AdminServer:
     async def _auth(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if self._token and request.path != "/healthz":
-            given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
-                return web.json_response(
-                    {"error": "missing or wrong bearer token"},
-                    status=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="tracesieve"'},
-                )
+        if (
+            self._token
+            and request.path != "/healthz"
+            and not getattr(request.match_info.handler, _PUBLIC_MARK, False)
+            and not self._authorised(request)
+        ):
+            wants_page = request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+            if self.login_path and wants_page:
+                query = urllib.parse.urlencode({"next": request.path_qs})
+                raise web.HTTPSeeOther(f"{self.login_path}?{query}")
+            return web.json_response(
+                {"error": "missing or wrong bearer token"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="tracesieve"'},
+            )
         return await handler(request)
+
+    def token_matches(self, given: str) -> bool:
+        """Whether ``given`` is the configured token (constant-time; True when none is set)."""
+        if not self._token:
+            return True
+        return hmac.compare_digest(given.encode(), self._token.encode())
+
+    def session_cookie(self, max_age_s: int, now_s: float | None = None) -> str:
+        """The value of a :data:`SESSION_COOKIE` that the middleware accepts for ``max_age_s``."""
+        expires = int(now_s if now_s is not None else time.time()) + max_age_s
+        return f"{expires}.{self._cookie_mac(expires)}"
+
+    def _cookie_mac(self, expires: int) -> str:
+        key = (self._token or "").encode()
+        return hmac.new(key, f"tracesieve-admin-session/{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def _authorised(self, request: web.Request) -> bool:
+        given = request.headers.get("Authorization", "")
+        if given and hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+            return True
+        expires_text, _, mac = request.cookies.get(SESSION_COOKIE, "").partition(".")
+        if not expires_text.isdigit() or len(expires_text) > 12:
+            return False
+        expires = int(expires_text)
+        return hmac.compare_digest(mac.encode(), self._cookie_mac(expires).encode()) and expires > time.time()
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
