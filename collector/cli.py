@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,7 @@ async def _demo(config: Config, data_dir: Path) -> int:
             await asyncio.sleep(0.2)
         await service.pipeline.wait_stored()
         flag_columns, flag_rows = await service.sink.query(flagged_query, flagged_params)
+        batch = await _demo_batch(service, data_dir)
         columns, rows = await service.sink.query(
             "SELECT SessionId AS Session, UserId AS User, TurnIndex AS Turn, Kind, RequestModel AS Model, "
             "JSONExtractString(arrayElement(JSONExtractArrayRaw(InputMessages), -1), 'content') AS Question, "
@@ -276,13 +278,47 @@ async def _demo(config: Config, data_dir: Path) -> int:
     print_flagged(
         out, shape_rows(flag_columns, flag_rows), title="tracesieve.flagged_spans — why each turn was flagged"
     )
+    if batch is not None:
+        from tracesieve.evals.sampling.render import print_batch
+
+        print_batch(out, batch.batch, batch.created, batch.paths)
     out.print(
         f"\nStored {len(rows)} spans and flagged {len(flag_rows)} turns. Look again with:\n"
         f"  tracesieve flagged --data-dir {data_dir} --since 1h --session {session}\n"
         f"  tracesieve query --data-dir {data_dir} "
-        '"SELECT Signal, count() FROM tracesieve.signals GROUP BY Signal"'
+        '"SELECT Signal, count() FROM tracesieve.signals GROUP BY Signal"\n'
+        "Then close the loop: label the batch, export the regression set, audit the coverage:\n"
+        f"  tracesieve review --data-dir {data_dir}\n"
+        f"  tracesieve regressions export --data-dir {data_dir} --format deepeval\n"
+        f"  tracesieve audit --data-dir {data_dir} --since 7d"
     )
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _DemoBatch:
+    batch: Any
+    created: bool
+    paths: list[Path]
+
+
+async def _demo_batch(service: Any, data_dir: Path) -> _DemoBatch | None:
+    """This week's review batch of the demo's flagged turns (one more on each demo run)."""
+    import time
+
+    from tracesieve.evals.sampling.files import write_batch_files
+    from tracesieve.evals.sampling.sampler import NothingToSample, SampleSettings, sample_week
+    from tracesieve.evals.sampling.schedule import BATCH_FOLDER
+    from tracesieve.evals.sampling.weeks import week_of_ns
+
+    week = week_of_ns(time.time_ns())
+    settings = SampleSettings.from_config(service.config.evals.sampling)
+    try:
+        outcome = await sample_week(service.eval_store, week, settings, new=True, source="demo")
+    except NothingToSample:
+        return None
+    paths = await asyncio.to_thread(write_batch_files, outcome.batch, data_dir / BATCH_FOLDER / week)
+    return _DemoBatch(outcome.batch, outcome.created, list(paths))
 
 
 # -- replay ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from tracesieve.collector.config import Config
 from tracesieve.collector.pipeline import Pipeline
 from tracesieve.collector.receivers.otlp_grpc import OtlpGrpcReceiver
 from tracesieve.collector.receivers.otlp_http import OtlpHttpReceiver
+from tracesieve.evals.sampling.schedule import WeeklySampler
 from tracesieve.evals.store import SinkEvalStore
 from tracesieve.sinks.clickhouse import ClickHouseSink
 
@@ -46,6 +47,13 @@ class Service:
         self.http = OtlpHttpReceiver(protocols.http, self.pipeline) if protocols.http else None
         # The review loop's way into the store while this process holds it (tracesieve.evals).
         self.eval_store = SinkEvalStore(self.sink)
+        # The weekly review batch, fed the flagged rows the analysis writes (tracesieve.evals.sampling).
+        self.sampler: WeeklySampler | None = None
+        if config.evals.sampling.schedule:
+            self.sampler = WeeklySampler(
+                config.evals.sampling, self.eval_store, self.data_dir, live=config.processors.sessions.enabled
+            )
+            self.pipeline.analysis.flagged_observer = self.sampler.observe
         self.admin: AdminServer | None = None
         if config.admin.endpoint:
             host, port = _split_endpoint(config.admin.endpoint)
@@ -58,6 +66,10 @@ class Service:
                 insert=self.eval_store.insert,
                 op=self.eval_store.call,
             )
+            if config.evals.review.enabled:
+                from tracesieve.evals.review.routes import mount as mount_review
+
+                mount_review(self.admin, self.eval_store, config.evals.review)
         self._started = False
         self._closed = False
         self.failure: str | None = None
@@ -79,6 +91,8 @@ class Service:
         await self.pipeline.start()
         self._tune_gc()
         try:
+            if self.sampler is not None:
+                await self.sampler.start()
             if self.admin is not None:
                 await self.admin.start()
             if self.grpc is not None:
@@ -127,6 +141,8 @@ class Service:
                 await receiver.aclose(deadline)
         if self.admin is not None:
             await self.admin.aclose(deadline)
+        if self.sampler is not None:
+            await self.sampler.aclose(deadline)
         await self.pipeline.aclose(deadline)
         self._restore_gc()
 

@@ -19,7 +19,13 @@ from tracesieve.evals.store import EvalStore, open_eval_store
 
 __all__ = ["COMMAND_MODULES", "add_commands", "add_store_options", "eval_store_from_args"]
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "tracesieve.evals.sampling.cli",
+    "tracesieve.evals.review.cli",
+    "tracesieve.evals.regressions.cli",
+    "tracesieve.evals.audit.cli",
+    "tracesieve.evals.calibration.cli",
+)
 
 DEFAULT_DATA_DIR = Path("tracesieve-data")
 

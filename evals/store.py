@@ -57,6 +57,8 @@ _OP_PREFIX = "tracesieve.evals."
 
 class EvalStore(Protocol):
     database: str
+    dsn: str | None
+    """The store's DSN where it is opened in this process; None through another process."""
 
     async def select(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Record]:
         """One read-only statement; rows as dicts of JSON values."""
@@ -118,6 +120,7 @@ class _LocalStore:
     """Runs ops in this process, one at a time (they read then write)."""
 
     database: str
+    dsn: str | None
 
     def __init__(self) -> None:
         self._op_lock = asyncio.Lock()
@@ -154,6 +157,7 @@ class SinkEvalStore(_LocalStore):
         super().__init__()
         self._sink = sink
         self.database = sink.config.database
+        self.dsn = sink.config.dsn
 
     async def _query(
         self, sql: str, params: Mapping[str, Any] | None
@@ -170,14 +174,17 @@ class DirectEvalStore(_LocalStore):
 
     def __init__(self, dsn: str, database: str = "tracesieve", timeout_s: float = 30.0) -> None:
         super().__init__()
-        self._dsn = dsn
+        self._own_dsn = dsn
+        self.dsn = dsn
         self.database = database
         self._timeout_s = timeout_s
         self._conn: Connection | None = None
 
     async def open(self) -> None:
+        dsn = self._own_dsn
+
         def prepare() -> Client:
-            client = connect(self._dsn, timeout_s=self._timeout_s)
+            client = connect(dsn, timeout_s=self._timeout_s)
             try:
                 migrate(client, self.database)
                 client.database = self.database
@@ -227,6 +234,7 @@ class AdminEvalStore:
         self._base = base_url.rstrip("/")
         self._token = token
         self.database = database
+        self.dsn: str | None = None
 
     async def select(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Record]:
         payload = await self._post("/api/v1/query", {"sql": sql, "parameters": dict(params or {}) or None})

@@ -308,5 +308,10 @@ async def test_an_abandoned_session_is_flagged_when_the_stream_goes_quiet(make_s
     )
     assert rows == [(bad, "abandoned_session")]
     assert good != bad
-    flagged = await select(service, "SELECT TraceId, Signals FROM DB.flagged_spans FINAL")
+    # The signal and the flagged row are two INSERTs of one write: wait for the second one too.
+    flagged = await eventually(
+        service,
+        "SELECT TraceId, Signals FROM DB.flagged_spans FINAL",
+        lambda r: any("abandoned_session" in signals for _, signals in r),
+    )
     assert flagged == [(bad, ["abandoned_session", "error"])]

@@ -86,7 +86,14 @@ def table_info(client: Client, database: str, table: str) -> dict[str, str]:
     return {"engine": engine, "sorting_key": sorting_key, "partition_key": partition_key, "full": engine_full}
 
 
-ALL = ["0001_spans.sql", "0002_signals.sql"]
+ALL = [
+    "0001_spans.sql",
+    "0002_signals.sql",
+    "0003_review_batches.sql",
+    "0004_labels.sql",
+    "0005_eval_cases.sql",
+    "0006_judge_verdicts.sql",
+]
 
 # DESIGN.md's storage contract for the findings tables (more columns are welcome).
 EXPECTED_SIGNALS_COLUMNS = {
