@@ -17,12 +17,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tracesieve.collector.config import load_config
+from tracesieve.collector.config import Config
 from tracesieve.collector.demo import DEMO_TURNS, drive_demo_chat, send_feedback
 from tracesieve.collector.service import Service
 from tracesieve.evals.sampling.weeks import week_of_ns
@@ -32,19 +32,16 @@ SESSIONS = [f"loop-session-{i}" for i in range(4)]
 
 
 @pytest.fixture
-async def service(tmp_path: Path, chdb_dsn: str, database_name: str) -> AsyncIterator[Service]:
-    config = load_config(
-        None,
-        environ={},
-        overrides={
-            "service.data_dir": str(tmp_path / "data"),
-            "sinks.clickhouse.dsn": chdb_dsn,
-            "sinks.clickhouse.database": database_name,
-            "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-            "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-            "admin.endpoint": "127.0.0.1:0",
-            "admin.token": TOKEN,
-            # As in `tracesieve demo`: the sessions count as abandoned after 2 s of silence.
+async def service(
+    tmp_path: Path, chdb_dsn: str, database_name: str, make_service_config: Callable[..., Config]
+) -> AsyncIterator[Service]:
+    config = make_service_config(
+        tmp_path,
+        chdb_dsn,
+        database_name,
+        token=TOKEN,
+        # As in `tracesieve demo`: the sessions count as abandoned after 2 s of silence.
+        **{
             "processors.sessions.allowed_lateness_s": 0.5,
             "processors.sessions.idle_source_s": 0.5,
             "processors.detectors.abandoned_session.idle_s": 2,

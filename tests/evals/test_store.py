@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import orjson
 import pytest
-from tracesieve.collector.config import load_config
 from tracesieve.collector.errors import PermanentError
 from tracesieve.collector.service import Service
 from tracesieve.evals.store import AdminEvalStore, DirectEvalStore, open_eval_store
@@ -27,27 +24,6 @@ SELECT = (
     "SELECT CaseId, Verdict, Categories, Notes, Reviewer, toUnixTimestamp64Milli(LabelledAt) AS LabelledAt "
     "FROM labels ORDER BY LabelledAt"
 )
-
-
-@pytest.fixture
-async def service(tmp_path: Path, chdb_dsn: str, database_name: str) -> AsyncIterator[Service]:
-    config = load_config(
-        None,
-        environ={},
-        overrides={
-            "service.data_dir": str(tmp_path / "data"),
-            "sinks.clickhouse.dsn": chdb_dsn,
-            "sinks.clickhouse.database": database_name,
-            "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-            "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-            "admin.endpoint": "127.0.0.1:0",
-            "admin.token": "s3cret",
-        },
-    )
-    svc = Service(config)
-    await svc.start()
-    yield svc
-    await svc.aclose()
 
 
 async def test_direct_store_creates_the_tables_and_round_trips_rows(

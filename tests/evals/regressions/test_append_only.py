@@ -13,12 +13,10 @@ from __future__ import annotations
 import ast
 import random
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tracesieve.collector.config import load_config
 from tracesieve.collector.errors import PermanentError
 from tracesieve.collector.service import Service
 from tracesieve.evals.regressions.chain import read_cases, read_rows
@@ -152,27 +150,6 @@ async def test_the_store_refuses_sql_that_writes(store: DirectEvalStore, sql: st
     with pytest.raises(PermanentError):
         await store.select(sql)
     assert len(await read_cases(store)) == 1
-
-
-@pytest.fixture
-async def service(tmp_path: Path, chdb_dsn: str, database_name: str) -> AsyncIterator[Service]:
-    config = load_config(
-        None,
-        environ={},
-        overrides={
-            "service.data_dir": str(tmp_path / "data"),
-            "sinks.clickhouse.dsn": chdb_dsn,
-            "sinks.clickhouse.database": database_name,
-            "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-            "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-            "admin.endpoint": "127.0.0.1:0",
-            "admin.token": "s3cret",
-        },
-    )
-    svc = Service(config)
-    await svc.start()
-    yield svc
-    await svc.aclose()
 
 
 async def test_through_a_running_collector_promotion_appends_and_sql_cannot_delete(service: Service) -> None:

@@ -1,19 +1,15 @@
-"""Review batches as the sampler writes them, and a running collector to review them on."""
+"""Review batches as the sampler writes them (the collector to review them on: ../conftest.py)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from tracesieve.collector.config import Config, load_config
-from tracesieve.collector.service import Service
 from tracesieve.evals.ids import review_case_id
 
-TOKEN = "s3cret-token"
 BatchMaker = Callable[..., list[dict[str, Any]]]
 
 
@@ -66,39 +62,3 @@ def batch_rows(batch_id: str, cases: list[dict[str, Any]], week: str = "2026-W48
 @pytest.fixture
 def make_batch() -> BatchMaker:
     return batch_rows
-
-
-@pytest.fixture
-def admin_token() -> str:
-    return TOKEN
-
-
-def service_config(tmp_path: Path, chdb_dsn: str, database_name: str, **overrides: Any) -> Config:
-    return load_config(
-        None,
-        environ={},
-        overrides={
-            "service.data_dir": str(tmp_path / "data"),
-            "sinks.clickhouse.dsn": chdb_dsn,
-            "sinks.clickhouse.database": database_name,
-            "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-            "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-            "admin.endpoint": "127.0.0.1:0",
-            "admin.token": TOKEN,
-            **overrides,
-        },
-    )
-
-
-@pytest.fixture
-async def service(tmp_path: Path, chdb_dsn: str, database_name: str) -> AsyncIterator[Service]:
-    """A real collector (store, pipeline, admin API with a token) on the session's chDB."""
-    svc = Service(service_config(tmp_path, chdb_dsn, database_name))
-    await svc.start()
-    yield svc
-    await svc.aclose()
-
-
-@pytest.fixture(scope="session")
-def make_service_config() -> Callable[..., Config]:
-    return service_config

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from tracesieve.collector.config import load_config
+from tracesieve.collector.config import Config
 from tracesieve.collector.service import Service
 from tracesieve.evals.sampling.batch import list_batches
 from tracesieve.evals.sampling.config import SamplingConfig
@@ -134,21 +134,12 @@ async def test_catch_up_draws_the_last_complete_week_unless_it_has_a_batch(
 
 
 @pytest.fixture
-async def service(tmp_path: Path, chdb_dsn: str, database_name: str) -> AsyncIterator[Service]:
-    config = load_config(
-        None,
-        environ={},
-        overrides={
-            "service.data_dir": str(tmp_path / "data"),
-            "sinks.clickhouse.dsn": chdb_dsn,
-            "sinks.clickhouse.database": database_name,
-            "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-            "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-            "admin.endpoint": "127.0.0.1:0",
-            "admin.token": "s3cret",
-            "evals.sampling.grace_s": 0,
-            "evals.sampling.batch_size": 10,
-        },
+async def service(
+    tmp_path: Path, chdb_dsn: str, database_name: str, make_service_config: Callable[..., Config]
+) -> AsyncIterator[Service]:
+    """Not started: the test starts it once the past week's findings are written."""
+    config = make_service_config(
+        tmp_path, chdb_dsn, database_name, **{"evals.sampling.grace_s": 0, "evals.sampling.batch_size": 10}
     )
     svc = Service(config)
     yield svc
