@@ -63,7 +63,7 @@ class Service:
                 self._readonly_query,
                 token=config.admin.token,
                 ready=lambda: self._started,
-                insert=self.eval_store.insert,
+                insert=self.eval_store.insert_for_client,
                 op=self.eval_store.call,
             )
             if config.evals.review.enabled:

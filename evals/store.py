@@ -37,6 +37,7 @@ from tracesieve.sinks.clickhouse.migrate import migrate
 from tracesieve.sinks.clickhouse.store import Connection, connect, run_query
 
 __all__ = [
+    "CLIENT_TABLES",
     "EVAL_TABLES",
     "AdminEvalStore",
     "DirectEvalStore",
@@ -48,6 +49,9 @@ __all__ = [
 
 EVAL_TABLES = frozenset({"review_batches", "labels", "eval_cases", "judge_verdicts"})
 """The only tables ``insert`` writes to. Spans and findings belong to the collector."""
+CLIENT_TABLES = EVAL_TABLES - {"eval_cases"}
+"""What another process may insert into through the admin API: the regression set only grows
+through its operations (``regressions.*``), which keep its hash chain and ledger."""
 
 Record = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -104,9 +108,16 @@ def json_values(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=json_default))
 
 
-def _check_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    if table not in EVAL_TABLES:
-        raise PermanentError(f"insert into {table!r} refused: only {', '.join(sorted(EVAL_TABLES))}")
+def _check_rows(
+    table: str, rows: Sequence[Mapping[str, Any]], tables: frozenset[str] = EVAL_TABLES
+) -> list[str]:
+    if table == "eval_cases" and table not in tables:
+        raise PermanentError(
+            "insert into 'eval_cases' refused: the regression set grows only through its operations "
+            "(tracesieve regressions add/sync/tag), which keep its hash chain"
+        )
+    if table not in tables:
+        raise PermanentError(f"insert into {table!r} refused: only {', '.join(sorted(tables))}")
     if not rows:
         return []
     columns = list(rows[0])
@@ -135,6 +146,11 @@ class _LocalStore:
         columns = _check_rows(table, rows)
         if columns:
             await self._insert(table, columns, [[row[c] for c in columns] for row in rows])
+
+    async def insert_for_client(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """``insert`` on behalf of another process (the admin API): CLIENT_TABLES only."""
+        _check_rows(table, rows, CLIENT_TABLES)
+        await self.insert(table, rows)
 
     async def call(self, op: str, payload: Mapping[str, Any]) -> Any:
         fn = resolve_op(op)
@@ -242,7 +258,7 @@ class AdminEvalStore:
         return [dict(zip(names, row, strict=True)) for row in payload["rows"]]
 
     async def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        columns = _check_rows(table, rows)
+        columns = _check_rows(table, rows, CLIENT_TABLES)
         if columns:
             body = {"table": table, "columns": columns, "rows": [[row[c] for c in columns] for row in rows]}
             await self._post("/api/v1/rows", json_values(body))

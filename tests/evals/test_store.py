@@ -62,8 +62,11 @@ async def test_cli_goes_through_the_running_collector(service: Service) -> None:
         assert isinstance(store, AdminEvalStore)
         await store.insert("labels", [LABEL])
         assert await store.select(SELECT) == [LABEL]
-        with pytest.raises(PermanentError, match="only eval_cases"):
+        with pytest.raises(PermanentError, match="only judge_verdicts, labels, review_batches"):
             await store.insert("spans", [{"TraceId": "ab"}])
+        # The regression set keeps its chain: another process cannot append to it directly.
+        with pytest.raises(PermanentError, match="grows only through its operations"):
+            await store.insert("eval_cases", [{"CaseId": "forged"}])
     # What arrived through the API is what the collector's own store reads.
     assert await service.eval_store.select(SELECT) == [LABEL]
 
@@ -90,6 +93,9 @@ async def test_admin_rows_endpoint_needs_the_token_and_refuses_other_tables(serv
     assert (await apost(row, "wrong"))[0] == 401
     status, body = await apost({**row, "table": "spans"}, "s3cret")
     assert status == 400 and "refused" in str(body["error"])
+    status, body = await apost({"table": "eval_cases", "columns": ["CaseId"], "rows": [["x"]]}, "s3cret")
+    assert status == 400 and "hash chain" in str(body["error"])
+    assert await service.eval_store.select("SELECT count() AS n FROM eval_cases") == [{"n": 0}]
     status, body = await apost({"table": "labels", "columns": ["CaseId"], "rows": [["a", "b"]]}, "s3cret")
     assert status == 400
     assert await apost(row, "s3cret") == (200, {"inserted": 1})
