@@ -1,7 +1,7 @@
 """Each export loads in its framework's own package, offline, and matches the documented schema.
 
 DeepEval, Braintrust and LangSmith are the dev extra's PyPI packages; promptfoo is the npm
-package that .ci/run installs under tests/.node (checked with its own `promptfoo validate`,
+package that scripts/setup.sh installs under tests/.node (checked with its own `promptfoo validate`,
 which loads the tests file and validates it against promptfoo's schema). OpenAI's `evals` does
 not install beside tracesieve (it pins tensorflow and an older protobuf): its files are checked
 against the registry's documented format, as its Match and ModelBasedClassify evals read them.
@@ -125,7 +125,7 @@ def _promptfoo(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_promptfoo_validates_the_tests_file(tmp_path: Path) -> None:
-    assert PROMPTFOO.exists(), f"promptfoo is not installed at {PROMPTFOO} (.ci/run installs it)"
+    assert PROMPTFOO.exists(), f"promptfoo is not installed at {PROMPTFOO} (scripts/setup.sh installs it)"
     data_file, entries = _export("promptfoo", tmp_path)
     for entry in entries:
         PromptfooTest.model_validate({("assert_" if k == "assert" else k): v for k, v in entry.items()})

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine for tracesieve and its tests: the Python virtualenv (.venv) with the
+# package and its dev extra, Debian's chromium (the review page's browser tests), and promptfoo
+# from npm (the promptfoo export's test loads it). Idempotent: what is there is kept.
+# Run from anywhere: `bash scripts/setup.sh`. README.md's first command; `.ci/run` calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] >= (3, 11), sys.version'
+
+echo "== system packages"
+# The review page's tests drive Debian's headless chromium with Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
+echo "== python environment"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+echo "== node packages"
+# tests/evals/regressions check the promptfoo export with promptfoo's own validator (npm, into
+# the git-ignored tests/.node). 0.121.x is the last promptfoo line that runs on Node 20.
+PROMPTFOO_VERSION=0.121.20
+if [ "$(node -p "require('./tests/.node/node_modules/promptfoo/package.json').version" 2>/dev/null)" \
+     != "$PROMPTFOO_VERSION" ]; then
+  npm install --prefix tests/.node --no-audit --no-fund --loglevel=error "promptfoo@$PROMPTFOO_VERSION"
+fi
