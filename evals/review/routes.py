@@ -110,9 +110,15 @@ class _Routes:
         self._admin = admin
         self._store = store
         self._config = config
-        self._login = not admin.token_matches("")  # a token is set: show "log out"
+        self._login = not admin.token_matches("")  # a token is set: the pages are served
 
     def add_to(self, router: web.UrlDispatcher) -> None:
+        if not self._login:
+            # DESIGN: the review UI never serves prompt content without the token. With none
+            # configured, every review route says how to set one instead.
+            for path in ("/review", "/review/{tail:.*}", "/api/v1/review/{tail:.*}"):
+                router.add_route("*", path, self.needs_token)
+            return
         self._admin.login_path = LOGIN_PATH
         # Fixed paths before /review/{batch_id}, which would otherwise take them. The login, the
         # logout and the stylesheet/script are @public: they serve no stored content.
@@ -127,13 +133,20 @@ class _Routes:
         router.add_get("/api/v1/review/batches/{batch_id}", self.api_batch)
         router.add_post("/api/v1/review/labels", self.api_save_label)
 
+    async def needs_token(self, request: web.Request) -> web.StreamResponse:
+        message = (
+            "the review page shows prompts and answers, so it needs admin.token: set it in the config "
+            "(or TRACESIEVE_ADMIN__TOKEN) and restart; or review in the terminal with `tracesieve review`"
+        )
+        if request.path.startswith("/api/"):
+            return _error(message, 403)
+        return _page("needs_token.html", status=403, login=False)
+
     # -- login ---------------------------------------------------------------------------------
 
     @public
     async def login_form(self, request: web.Request) -> web.StreamResponse:
         target = _safe_next(request.query.get("next"))
-        if not self._login:  # no token configured: nothing to log in to
-            raise web.HTTPSeeOther(target)
         return _page("login.html", next=target, error=None, login=False)
 
     @public

@@ -245,3 +245,25 @@ async def test_the_review_page_can_be_turned_off(
         for path in ("/review", "/api/v1/review/batches"):
             async with http.get(base(service) + path, headers=bearer(str(config.admin.token))) as r:
                 assert r.status == 404, path
+
+
+async def test_without_a_token_the_review_page_serves_no_content(
+    tmp_path: Path,
+    chdb_dsn: str,
+    database_name: str,
+    make_service_config: Callable[..., Config],
+    make_batch: Any,
+) -> None:
+    config = make_service_config(tmp_path, chdb_dsn, database_name, token=None)
+    async with Service(config) as service, aiohttp.ClientSession() as http:
+        await service.eval_store.insert("review_batches", make_batch("B9", [{"UserMessage": "my card 4111"}]))
+        for path in ("/review", "/review/B9", "/review/login"):
+            async with http.get(base(service) + path, headers={"Accept": "text/html"}) as r:
+                page = await r.text()
+                assert r.status == 403, path
+                assert "admin.token" in page and "4111" not in page
+        for path in ("/api/v1/review/batches", "/api/v1/review/batches/B9"):
+            async with http.get(base(service) + path) as r:
+                assert r.status == 403 and "admin.token" in (await r.json())["error"], path
+        async with http.post(base(service) + "/api/v1/review/labels", json={"case_id": "x"}) as r:
+            assert r.status == 403
