@@ -202,21 +202,28 @@ async def test_feedback_before_its_span_lands_on_that_span(make_service: MakeSer
         resource=Resource.create({"service.name": "e2e-bot"}), id_generator=FixedTrace()
     )
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
-    with provider.get_tracer("app").start_as_current_span(
-        "chat gpt-4o-mini",
-        kind=SpanKind.CLIENT,
-        attributes={
-            "session.id": "s-before",
-            "gen_ai.operation.name": "chat",
-            "gen_ai.input.messages": json.dumps(
-                [{"role": "user", "parts": [{"type": "text", "content": "Capital of Peru?"}]}]
-            ),
-            "gen_ai.output.messages": json.dumps(
-                [{"role": "assistant", "parts": [{"type": "text", "content": "Quito."}]}]
-            ),
-        },
-    ) as span:
-        span_id = f"{span.get_span_context().span_id:016x}"
+
+    def send() -> str:
+        # SimpleSpanProcessor exports as the span ends, synchronously: in a thread, since the
+        # receiver it sends to runs on this test's event loop.
+        with provider.get_tracer("app").start_as_current_span(
+            "chat gpt-4o-mini",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "session.id": "s-before",
+                "gen_ai.operation.name": "chat",
+                "gen_ai.input.messages": json.dumps(
+                    [{"role": "user", "parts": [{"type": "text", "content": "Capital of Peru?"}]}]
+                ),
+                "gen_ai.output.messages": json.dumps(
+                    [{"role": "assistant", "parts": [{"type": "text", "content": "Quito."}]}]
+                ),
+            },
+        ) as span:
+            span_id = f"{span.get_span_context().span_id:016x}"
+        return span_id
+
+    span_id = await asyncio.to_thread(send)
     await asyncio.to_thread(provider.shutdown)
 
     rows = await eventually(
