@@ -28,9 +28,9 @@ fi
 
 echo "== node packages"
 # tests/evals/regressions check the promptfoo export with promptfoo's own validator (npm, into
-# the git-ignored tests/.node). 0.121.x is the last promptfoo line that runs on Node 20.
+# the git-ignored .cache/node). 0.121.x is the last promptfoo line that runs on Node 20.
 PROMPTFOO_VERSION=0.121.20
-if [ "$(node -p "require('./tests/.node/node_modules/promptfoo/package.json').version" 2>/dev/null)" \
+if [ "$(node -p "require('./.cache/node/node_modules/promptfoo/package.json').version" 2>/dev/null)" \
      != "$PROMPTFOO_VERSION" ]; then
-  npm install --prefix tests/.node --no-audit --no-fund --loglevel=error "promptfoo@$PROMPTFOO_VERSION"
+  npm install --prefix .cache/node --no-audit --no-fund --loglevel=error "promptfoo@$PROMPTFOO_VERSION"
 fi

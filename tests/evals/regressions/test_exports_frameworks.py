@@ -1,7 +1,7 @@
 """Each export loads in its framework's own package, offline, and matches the documented schema.
 
 DeepEval, Braintrust and LangSmith are the dev extra's PyPI packages; promptfoo is the npm
-package that scripts/setup.sh installs under tests/.node (checked with its own `promptfoo validate`,
+package that scripts/setup.sh installs under .cache/node (checked with its own `promptfoo validate`,
 which loads the tests file and validates it against promptfoo's schema). OpenAI's `evals` does
 not install beside tracesieve (it pins tensorflow and an older protobuf): its files are checked
 against the registry's documented format, as its Match and ModelBasedClassify evals read them.
@@ -26,7 +26,7 @@ from tracesieve.evals.regressions.record import EvalCase
 from .regressions_testkit import chained, sample_record
 
 os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "1")
-PROMPTFOO = Path(__file__).resolve().parents[2] / ".node" / "node_modules" / ".bin" / "promptfoo"
+PROMPTFOO = Path(__file__).resolve().parents[3] / ".cache" / "node" / "node_modules" / ".bin" / "promptfoo"
 CASES = chained(
     [
         sample_record(1, categories=["retrieval", "hallucination"], tags=["vip"], incident_id="INC-1"),
