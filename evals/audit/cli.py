@@ -91,11 +91,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(data)
     if args.html is not None:
-        from tracesieve.evals.report import render_audit
+        from tracesieve.evals.report import render_audit, write_report
 
-        args.html.parent.mkdir(parents=True, exist_ok=True)
-        args.html.write_text(render_audit(data), encoding="utf-8")
-        print(f"HTML report: {args.html}", file=sys.stderr)
+        write_report(args.html, render_audit(data))
     if args.fail_on_gap and data["gaps"]:
         print(f"coverage gap: {', '.join(data['gaps'])} (exit {EXIT_GAP})", file=sys.stderr)
         return EXIT_GAP

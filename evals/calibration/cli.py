@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -99,11 +98,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     if args.html is not None:
-        from tracesieve.evals.report import render_calibration
+        from tracesieve.evals.report import render_calibration, write_report
 
-        args.html.parent.mkdir(parents=True, exist_ok=True)
-        args.html.write_text(render_calibration(report), encoding="utf-8")
-        print(f"HTML report: {args.html}", file=sys.stderr)
+        write_report(args.html, render_calibration(report))
     return 0
 
 

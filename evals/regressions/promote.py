@@ -20,11 +20,11 @@ under ``labelled_fine`` so that a person can retire them. Returns JSON counts an
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from tracesieve.collector.errors import PermanentError
+from tracesieve.evals.json_columns import json_column
 from tracesieve.evals.store import EvalStore, store_op
 
 from .chain import append, read_cases
@@ -114,8 +114,8 @@ def build_record(content: Mapping[str, Any], label: Mapping[str, Any]) -> CaseRe
     record = CaseRecord(
         source="review",
         input=str(content.get("UserMessage") or ""),
-        context=_json(content.get("SessionContext"), []),
-        retrieved_documents=_json(content.get("RetrievedDocuments"), []),
+        context=json_column(content.get("SessionContext"), []),
+        retrieved_documents=json_column(content.get("RetrievedDocuments"), []),
         output=str(content.get("OutputText") or ""),
         expected=str(label.get("Expected") or ""),
         criteria=str(label.get("Criteria") or ""),
@@ -144,7 +144,7 @@ def build_record(content: Mapping[str, Any], label: Mapping[str, Any]) -> CaseRe
             "turn_index": int(content.get("TurnIndex") or 0),
             "flag_score": round(float(content.get("FlagScore") or 0.0), 4),
         },
-        "evidence": _json(content.get("Evidence"), {}),
+        "evidence": json_column(content.get("Evidence"), {}),
         "content_from": "review_batches" if "BatchId" in content else "flagged_spans",
     }
     if "BatchId" in content:
@@ -212,12 +212,3 @@ async def _heads(store: EvalStore, review_ids: list[str]) -> dict[str, EvalCase]
 
 def _review_id(records: list[CaseRecord], case_id: str) -> str:
     return next((r.review_case_id for r in records if r.case_id() == case_id), case_id)
-
-
-def _json(text: Any, default: Any) -> Any:
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default

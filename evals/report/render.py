@@ -8,7 +8,9 @@ by :mod:`.charts`; the page loads nothing (no script, no stylesheet link, no fon
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -27,7 +29,7 @@ from .charts import (
 )
 from .templates import TEMPLATES
 
-__all__ = ["render_audit", "render_calibration"]
+__all__ = ["render_audit", "render_calibration", "write_report"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.DictLoader(TEMPLATES),
@@ -110,3 +112,10 @@ def _bias_chart(bias: Mapping[str, Any]) -> Markup:
         for s in bias["strata"]
     ]
     return rate_pairs(groups, title=f"judge says fine, by {bias['feature']}, per human label")
+
+
+def write_report(path: Path, html: str) -> None:
+    """Writes a rendered report (making its folder) and says where on stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    print(f"HTML report: {path}", file=sys.stderr)

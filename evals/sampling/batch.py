@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from tracesieve.collector.errors import PermanentError
 from tracesieve.evals.ids import review_case_id
+from tracesieve.evals.json_columns import json_column
 from tracesieve.evals.store import EvalStore
 from tracesieve.processors.sampling import WeekSample, as_float32, question_signature
 
@@ -276,10 +277,5 @@ def _evidence(turn: Mapping[str, Any], signals: Mapping[tuple[str, str], list[di
 
 
 def _json_object(text: Any) -> dict[str, Any]:
-    if isinstance(text, dict):
-        return dict(text)
-    try:
-        value = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    value = json_column(text, {})
+    return dict(value) if isinstance(value, dict) else {}

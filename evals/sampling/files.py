@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from tracesieve.evals.json_columns import json_column
 
 from .batch import Batch
 
@@ -35,15 +36,6 @@ def _iso_ms(ms: int) -> str:
     return _iso_ns(int(ms) * 1_000_000)
 
 
-def _loads(text: Any, default: Any) -> Any:
-    if not isinstance(text, str):
-        return default if text is None else text
-    try:
-        return orjson.loads(text or "null") or default
-    except orjson.JSONDecodeError:
-        return default
-
-
 def batch_cases(batch: Batch) -> list[dict[str, Any]]:
     """The batch's cases as the JSONL lines hold them."""
     out = []
@@ -59,7 +51,7 @@ def batch_cases(batch: Batch) -> list[dict[str, Any]]:
                 "signals": list(row["Signals"]),
                 "flag_score": round(float(row["FlagScore"]), 4),
                 "cluster_size": int(row["ClusterSize"]),
-                "cluster_examples": _loads(row["ClusterExamples"], []),
+                "cluster_examples": json_column(row["ClusterExamples"], []),
                 "timestamp": _iso_ns(row["Timestamp"]),
                 "session_id": row["SessionId"],
                 "trace_id": row["TraceId"],
@@ -70,10 +62,10 @@ def batch_cases(batch: Batch) -> list[dict[str, Any]]:
                 "model": row["Model"],
                 "user_message": row["UserMessage"],
                 "output_text": row["OutputText"],
-                "input_messages": _loads(row["InputMessages"], []),
-                "session_context": _loads(row["SessionContext"], []),
-                "retrieved_documents": _loads(row["RetrievedDocuments"], []),
-                "evidence": _loads(row["Evidence"], {}),
+                "input_messages": json_column(row["InputMessages"], []),
+                "session_context": json_column(row["SessionContext"], []),
+                "retrieved_documents": json_column(row["RetrievedDocuments"], []),
+                "evidence": json_column(row["Evidence"], {}),
             }
         )
     return out
