@@ -114,6 +114,13 @@ class TraceAssembler:
     def traces(self) -> int:
         return len(self._traces)
 
+    def context_of(self, trace_id: str) -> tuple[str, str]:
+        """The (session id, user id) known for a trace here, live or remembered; empty if none."""
+        trace = self._traces.get(trace_id)
+        if trace is not None:
+            return trace.session_id, trace.user_id
+        return self._remembered.get(trace_id, ("", ""))
+
     # -- input -------------------------------------------------------------------------------
 
     def add_spans(self, spans: list[CanonicalSpan]) -> None:

@@ -49,7 +49,7 @@ from tracesieve.collector.contracts import (
 from tracesieve.processors.detectors.base import Detector, span_ref
 from tracesieve.processors.scoring import Scorer
 
-from ._snapshot import restore_state, snapshot_state
+from ._snapshot import meta_json, restore_meta, restore_sessions, restore_state, session_json, snapshot_state
 from ._turns import OpenTurn, Session, last_user_message
 from .config import SessionsConfig
 from .event_clock import EventClock
@@ -121,6 +121,10 @@ class SessionProcessor:
         self._settling: deque[tuple[int, str, str]] = deque()  # (end_ns, session key, turn key)
         self._pending = PendingFeedback(config.max_pending_feedback, config.pending_feedback_ttl_s, wall_ns)
         self.evicted_sessions = 0
+        # Keys of sessions changed / forgotten since the last take_changes(); None: not tracked
+        # (the embedded pipeline snapshots the whole state instead).
+        self._changed: set[str] | None = None
+        self._forgotten: set[str] = set()
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -177,6 +181,8 @@ class SessionProcessor:
             sessions[id(session)] = session
         for session in sessions.values():
             self._sessions.move_to_end(session.key)
+            if self._changed is not None:
+                self._changed.add(session.key)
             if len(session.turns) > cfg.max_turns_per_session:
                 for dropped in session.trim(cfg.max_turns_per_session):
                     self._forget_turn(dropped)
@@ -248,6 +254,8 @@ class SessionProcessor:
                 if deadline is None or deadline > mark:
                     continue
                 turn.fired.add(detector.name)
+                if self._changed is not None:
+                    self._changed.add(session_key)
                 for signal in detector.on_idle(turn.record):
                     self._add_signal(turn, signal, found)
             self._score(session, turn, found)
@@ -450,6 +458,9 @@ class SessionProcessor:
 
     def _forget_session(self, session: Session) -> None:
         self.evicted_sessions += 1
+        if self._changed is not None:
+            self._changed.discard(session.key)
+            self._forgotten.add(session.key)
         for turn in session.turns:
             self._forget_turn(turn)
         for turn in session.by_key.values():
@@ -532,6 +543,8 @@ class SessionProcessor:
         session = self._turn_session.get(id(turn))
         if session is not None:
             self._score(session, turn, found)
+            if self._changed is not None:
+                self._changed.add(session.key)
 
     def _join_pending_span(
         self, span: CanonicalSpan, session: Session, turn: OpenTurn, found: Findings
@@ -557,6 +570,36 @@ class SessionProcessor:
         return self._pending.dropped
 
     # -- checkpoints ----------------------------------------------------------------------------
+
+    def track_changes(self) -> None:
+        """Start recording which sessions change, for :meth:`take_changes`."""
+        if self._changed is None:
+            self._changed = set(self._sessions)
+
+    def take_changes(self) -> tuple[list[tuple[str, dict[str, Any]]], list[str], dict[str, Any]]:
+        """What changed since the last call: (key, session data) of each changed session, the keys
+        of sessions forgotten, and the rest of the state (clock, pending feedback, detectors).
+        Together with the previous calls' output, enough for :meth:`restore_changes`."""
+        if self._changed is None:
+            raise RuntimeError("take_changes() without track_changes()")
+        changed, self._changed = self._changed, set()
+        forgotten, self._forgotten = self._forgotten, set()
+        enabled = gc.isenabled()
+        gc.disable()  # as in snapshot(): the data makes no cycles
+        try:
+            sessions = [(key, session_json(self._sessions[key])) for key in changed if key in self._sessions]
+            return sessions, sorted(forgotten - changed), meta_json(self)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def restore_changes(self, sessions: Iterable[dict[str, Any]], meta: dict[str, Any] | None) -> None:
+        """Replace the state with the sessions and the rest that :meth:`take_changes` gave."""
+        self.__init__(self._cfg, self._detectors, self._scorer, self._wall)  # type: ignore[misc]
+        if meta is not None:
+            restore_meta(self, meta)
+        restore_sessions(self, sessions)
+        self._changed = set()
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-able data (spans of unsettled turns are not included)."""
