@@ -131,6 +131,11 @@ def _add_service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
     p.add_argument("--http-port", type=int, help="OTLP/HTTP port (default 4318)")
     p.add_argument("--admin-port", type=int, help="admin API port (default 4319)")
+    p.add_argument(
+        "--role",
+        choices=["all", "receiver", "normaliser", "processor"],
+        help="the stage(s) this process runs (default all; one stage needs transport.kind: kafka)",
+    )
 
 
 def _service_config(args: argparse.Namespace) -> Config:
@@ -153,6 +158,8 @@ def _service_config(args: argparse.Namespace) -> Config:
     if args.admin_port is not None:
         host = (base.admin.endpoint or "127.0.0.1:0").rpartition(":")[0]
         overrides["admin.endpoint"] = f"{host}:{args.admin_port}"
+    if getattr(args, "role", None):
+        overrides["service.role"] = args.role
     return load_config(args.config, overrides=overrides) if overrides else base
 
 
@@ -230,6 +237,8 @@ async def _demo(config: Config, data_dir: Path) -> int:
     out = Console()
     async with Service(config) as service:
         assert service.grpc is not None and service.http is not None
+        assert service.pipeline is not None and service.sink is not None  # the embedded transport
+        pipeline, sink = service.pipeline, service.sink
         grpc_endpoint = f"http://127.0.0.1:{service.grpc.port}"
         http_endpoint = f"http://127.0.0.1:{service.http.port}"
         out.print(f"collector up: OTLP gRPC {grpc_endpoint}, HTTP {http_endpoint}, store {data_dir / 'chdb'}")
@@ -240,7 +249,7 @@ async def _demo(config: Config, data_dir: Path) -> int:
         )
         sent = await asyncio.to_thread(send_feedback, http_endpoint, DEMO_TURNS, trace_ids, session)
         out.print(f"the app sent {sent} thumbs-down to POST /v1/feedback; waiting for the user to leave…")
-        await service.pipeline.wait_stored()
+        await pipeline.wait_stored()
         database = config.sinks.clickhouse.database
         flagged_query, flagged_params = flagged_sql(
             database, signals=[], session=session, min_score=0.0, limit=100, since_ns=0
@@ -248,7 +257,7 @@ async def _demo(config: Config, data_dir: Path) -> int:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 15
         while True:  # until the abandonment timer has fired on the event-time watermark
-            _, abandoned = await service.sink.query(
+            _, abandoned = await sink.query(
                 f"SELECT count() FROM {database}.signals WHERE Signal = 'abandoned_session' "
                 "AND SessionId = {session:String}",
                 {"session": session},
@@ -256,10 +265,10 @@ async def _demo(config: Config, data_dir: Path) -> int:
             if abandoned[0][0] or loop.time() > deadline:
                 break
             await asyncio.sleep(0.2)
-        await service.pipeline.wait_stored()
-        flag_columns, flag_rows = await service.sink.query(flagged_query, flagged_params)
+        await pipeline.wait_stored()
+        flag_columns, flag_rows = await sink.query(flagged_query, flagged_params)
         batch = await _demo_batch(service, data_dir)
-        columns, rows = await service.sink.query(
+        columns, rows = await sink.query(
             "SELECT SessionId AS Session, UserId AS User, TurnIndex AS Turn, Kind, RequestModel AS Model, "
             "JSONExtractString(arrayElement(JSONExtractArrayRaw(InputMessages), -1), 'content') AS Question, "
             "OutputText AS Answer, arrayStringConcat(FinishReasons, ',') AS Finish, ErrorType AS Error, "

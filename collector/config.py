@@ -29,11 +29,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tracesieve.collector.errors import PermanentError
+from tracesieve.collector.kafka.config import TransportConfig
 from tracesieve.collector.receivers.otlp_grpc.config import OtlpGrpcConfig
 from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
 from tracesieve.evals.config import EvalsConfig
@@ -108,6 +109,12 @@ class ServiceConfig(_Model):
     poll_interval_s: float = Field(0.05, gt=0, le=5, description="How often waiting spans are checked.")
     shutdown_timeout_s: float = Field(20.0, gt=0, description="Time allowed to drain on shutdown.")
     log_level: str = Field("INFO", description="Python logging level.")
+    role: Literal["all", "receiver", "normaliser", "processor"] = Field(
+        "all",
+        description="What this process runs: all stages, or one of them (transport.kind: kafka only): "
+        "receiver (OTLP in, to Kafka), normaliser (OTLP topics to canonical spans by session), "
+        "processor (session state, detectors, ClickHouse).",
+    )
     analysis_worker: bool = Field(
         True,
         description="Run the session state, detectors and scorer in a worker process of their own "
@@ -140,6 +147,18 @@ class Config(_Model):
     admin: AdminConfig = Field(default_factory=AdminConfig, description="The admin API.")
     evals: EvalsConfig = Field(default_factory=EvalsConfig, description="The review loop.")
     service: ServiceConfig = Field(default_factory=ServiceConfig, description="The process itself.")
+    transport: TransportConfig = Field(
+        default_factory=TransportConfig, description="How the stages talk: in process, or over Kafka."
+    )
+
+    @model_validator(mode="after")
+    def _role_needs_kafka(self) -> Self:
+        if self.service.role != "all" and self.transport.kind != "kafka":
+            raise ValueError(
+                f"service.role {self.service.role!r} runs one stage of a scaled deployment: "
+                "set transport.kind to kafka (the embedded transport runs every stage in one process)"
+            )
+        return self
 
 
 class ConfigError(PermanentError):

@@ -20,6 +20,14 @@ from typing import Any
 
 from tracesieve.collector.admin import AdminServer
 from tracesieve.collector.config import Config
+from tracesieve.collector.contracts import OtlpConsumer
+from tracesieve.collector.errors import PermanentError
+from tracesieve.collector.kafka.assembly_stage import AssemblyStage
+from tracesieve.collector.kafka.clients import ensure_topics
+from tracesieve.collector.kafka.normaliser import NormaliserStage
+from tracesieve.collector.kafka.processor_stage import ProcessorStage
+from tracesieve.collector.kafka.publisher import KafkaPublisher
+from tracesieve.collector.kafka.stage import ConsumerStage
 from tracesieve.collector.pipeline import Pipeline
 from tracesieve.collector.receivers.otlp_grpc import OtlpGrpcReceiver
 from tracesieve.collector.receivers.otlp_http import OtlpHttpReceiver
@@ -40,36 +48,60 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.data_dir = config.service.data_dir.resolve()
-        self.sink = ClickHouseSink(config.sinks.clickhouse)
-        self.pipeline = Pipeline(config, self.sink, self.data_dir, self._fail)
+        role = config.service.role
+        scaled = config.transport.kind == "kafka"
+        self.pipeline: Pipeline | None = None
+        self.publisher: KafkaPublisher | None = None
+        self.stages: list[ConsumerStage] = []
+        # Every role but the Kafka receiver and normaliser stores something.
+        self.sink: ClickHouseSink | None = None
+        if not scaled or role in ("all", "processor"):
+            self.sink = ClickHouseSink(config.sinks.clickhouse)
+        consumer: OtlpConsumer | None = None
+        if not scaled:
+            assert self.sink is not None
+            self.pipeline = Pipeline(config, self.sink, self.data_dir, self._fail)
+            consumer = self.pipeline
+        else:
+            kafka = config.transport.kafka
+            if role in ("all", "receiver"):
+                consumer = self.publisher = KafkaPublisher(kafka)
+            if role in ("all", "normaliser"):
+                self.stages.append(NormaliserStage(kafka, config.processors.normalise, self._fail))
+                self.stages.append(AssemblyStage(kafka, config.processors.assembly, self._fail))
+            if role in ("all", "processor"):
+                assert self.sink is not None
+                self.stages.append(ProcessorStage(kafka, config.processors, self.sink, self._fail))
         protocols = config.receivers.otlp.protocols
-        self.grpc = OtlpGrpcReceiver(protocols.grpc, self.pipeline) if protocols.grpc else None
-        self.http = OtlpHttpReceiver(protocols.http, self.pipeline) if protocols.http else None
+        self.grpc = OtlpGrpcReceiver(protocols.grpc, consumer) if protocols.grpc and consumer else None
+        self.http = OtlpHttpReceiver(protocols.http, consumer) if protocols.http and consumer else None
         # The review loop's way into the store while this process holds it (tracesieve.evals).
-        self.eval_store = SinkEvalStore(self.sink)
-        # The weekly review batch, fed the flagged rows the analysis writes (tracesieve.evals.sampling).
+        self.eval_store = SinkEvalStore(self.sink) if self.sink is not None else None
+        # The weekly review batch, fed the flagged rows the analysis writes (tracesieve.evals.sampling);
+        # in scaled mode it reads them from the store when the week is due.
         self.sampler: WeeklySampler | None = None
-        if config.evals.sampling.schedule:
-            self.sampler = WeeklySampler(
-                config.evals.sampling, self.eval_store, self.data_dir, live=config.processors.sessions.enabled
-            )
-            self.pipeline.analysis.flagged_observer = self.sampler.observe
+        if config.evals.sampling.schedule and self.eval_store is not None:
+            live = config.processors.sessions.enabled and self.pipeline is not None
+            self.sampler = WeeklySampler(config.evals.sampling, self.eval_store, self.data_dir, live=live)
+            if self.pipeline is not None:
+                self.pipeline.analysis.flagged_observer = self.sampler.observe
         self.admin: AdminServer | None = None
         if config.admin.endpoint:
             host, port = _split_endpoint(config.admin.endpoint)
+            store = self.eval_store
             self.admin = AdminServer(
                 host,
                 port,
                 self._readonly_query,
                 token=config.admin.token,
                 ready=lambda: self._started,
-                insert=self.eval_store.insert_for_client,
-                op=self.eval_store.call,
+                insert=store.insert_for_client if store is not None else None,
+                op=store.call if store is not None else None,
             )
-            if config.evals.review.enabled:
+            if config.evals.review.enabled and store is not None:
                 from tracesieve.evals.review.routes import mount as mount_review
 
-                mount_review(self.admin, self.eval_store, config.evals.review)
+                mount_review(self.admin, store, config.evals.review)
         self._started = False
         self._closed = False
         self.failure: str | None = None
@@ -84,13 +116,25 @@ class Service:
         self.failed.set()
 
     async def _readonly_query(self, sql: str, params: dict[str, Any] | None) -> tuple[list[str], Any]:
+        if self.sink is None:
+            raise PermanentError(f"the {self.config.service.role} role has no store to query")
         return await self.sink.query(sql, params, readonly=True)
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        await self.pipeline.start()
+        if self.pipeline is not None:
+            await self.pipeline.start()
         self._tune_gc()
         try:
+            if self.config.transport.kind == "kafka":
+                await ensure_topics(self.config.transport.kafka)
+            if self.sink is not None and self.pipeline is None:
+                await self.sink.start()
+            # Downstream first: processors, then the normaliser, then the publisher and receivers.
+            for stage in reversed(self.stages):
+                await stage.start()
+            if self.publisher is not None:
+                await self.publisher.start()
             if self.sampler is not None:
                 await self.sampler.start()
             if self.admin is not None:
@@ -105,12 +149,29 @@ class Service:
         self._started = True
         self._write_run_file()
         _log.info(
-            "tracesieve running: otlp grpc %s, http %s, admin %s, store %s",
+            "tracesieve running (%s, %s): otlp grpc %s, http %s, admin %s, store %s",
+            self.config.transport.kind,
+            self.config.service.role,
             self.grpc and self.grpc.port,
             self.http and self.http.port,
             self.admin and self.admin.port,
-            self.config.sinks.clickhouse.dsn,
+            self.sink and self.config.sinks.clickhouse.dsn,
         )
+
+    async def wait_stored(self, timeout_s: float = 30.0) -> bool:
+        """Wait until everything received so far is stored and analysed (tests, benchmarks, the
+        demo): the embedded pipeline drains; over Kafka, every stage of this process has
+        committed all its partitions hold. False on timeout."""
+        if self.pipeline is not None:
+            return await self.pipeline.wait_stored(timeout_s)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        while loop.time() < end:
+            # Upstream first, so that what a stage passed on is seen by the next one.
+            if all([await stage.caught_up() for stage in self.stages]):
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     def _tune_gc(self) -> None:
         # Spans are acyclic and die young; what lives long is start-up state. Freezing it and
@@ -143,7 +204,14 @@ class Service:
             await self.admin.aclose(deadline)
         if self.sampler is not None:
             await self.sampler.aclose(deadline)
-        await self.pipeline.aclose(deadline)
+        if self.publisher is not None:
+            await self.publisher.aclose(deadline)
+        for stage in self.stages:
+            await stage.aclose(deadline)
+        if self.pipeline is not None:
+            await self.pipeline.aclose(deadline)
+        elif self.sink is not None:
+            await self.sink.aclose(deadline)
         self._restore_gc()
 
     async def __aenter__(self) -> Service:
@@ -164,7 +232,7 @@ class Service:
             "admin_token_required": bool(self.config.admin.token),
             "grpc_port": self.grpc.port if self.grpc else None,
             "http_port": self.http.port if self.http else None,
-            "store": self.config.sinks.clickhouse.dsn,
+            "store": self.config.sinks.clickhouse.dsn if self.sink is not None else None,
             "database": self.config.sinks.clickhouse.database,
         }
         tmp = self.data_dir / (RUN_FILE + ".tmp")

@@ -166,10 +166,10 @@ class ClickHouseSink:
 
     def _prepare_store(self, client: Client) -> None:
         cfg = self.config
-        applied = migrate(client, cfg.database)
+        applied = migrate(client, cfg.database, cluster=cfg.cluster)
         if applied:
             logger.info("%s: applied migrations %s", self.component_id, ", ".join(applied))
-        apply_table_options(client, cfg.database, cfg.ttl_days, cfg.fsync)
+        apply_table_options(client, cfg.database, cfg.ttl_days, cfg.fsync, cluster=cfg.cluster)
         client.database = cfg.database
         self.stats.keys_preloaded = preload_keys(client, cfg.database, self._keys, time.time())
 
@@ -239,6 +239,16 @@ class ClickHouseSink:
             self._kick.set()
         # If the caller is cancelled the spans are still written; nobody waits for the result.
         await waiter.future
+
+    async def reload_recent_keys(self) -> int:
+        """Add the keys of spans that other writers stored within the dedupe window.
+
+        For a writer that takes over another's work while running (a Kafka partition that moved
+        after its owner died): what the other wrote but did not get to commit comes again, and
+        is dropped here like a resend. Returns the number of keys read."""
+        assert self._writer is not None
+        database = self.config.database
+        return await self._writer.run(lambda client: preload_keys(client, database, self._keys, time.time()))
 
     async def _flush_loop(self) -> None:
         max_items = self.config.batch.max_items
