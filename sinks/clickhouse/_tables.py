@@ -2,7 +2,8 @@
 
 TTL and fsync come from the sink's config rather than from a migration, so that changing
 them does not change a migration's checksum; they are applied with ALTER only when the
-table's current definition differs (a TTL change rewrites TTL info on existing parts).
+table's current definition differs (a TTL change rewrites TTL info on existing parts). On a
+cluster they read and change the tables that hold the rows (``spans_local``), ON CLUSTER.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 
 from clickhouse_connect.driver.client import Client
 
+from ._cluster import alter_target, storage_table
 from ._dedupe import RecentKeys
 
 __all__ = ["apply_table_options", "preload_keys"]
@@ -24,7 +26,9 @@ _TTL_TABLES = {"spans": "Timestamp"}
 _FSYNC_SETTINGS = ("fsync_after_insert", "fsync_part_directory")
 
 
-def apply_table_options(client: Client, database: str, ttl_days: int, fsync: bool) -> list[str]:
+def apply_table_options(
+    client: Client, database: str, ttl_days: int, fsync: bool, cluster: str | None = None
+) -> list[str]:
     """Make the tables' TTL and fsync settings match the config; returns the ALTERs run."""
     result = client.query(
         "SELECT name, engine_full FROM system.tables WHERE database = {db:String}",
@@ -33,25 +37,23 @@ def apply_table_options(client: Client, database: str, ttl_days: int, fsync: boo
     engines = {str(name): str(engine) for name, engine in result.result_rows}
     alters: list[str] = []
     for table, column in _TTL_TABLES.items():
-        engine = engines.get(table)
+        engine = engines.get(storage_table(table, cluster))
         if engine is None:
             continue
+        target = alter_target(database, table, cluster)
         m = _TTL.search(engine)
         current = int(m.group(2)) if m else 0
         if ttl_days and current != ttl_days:
-            alters.append(
-                f"ALTER TABLE {database}.{table} MODIFY TTL toDateTime({column}) + toIntervalDay({ttl_days})"
-            )
+            alters.append(f"ALTER TABLE {target} MODIFY TTL toDateTime({column}) + toIntervalDay({ttl_days})")
         elif not ttl_days and " TTL " in engine:
-            alters.append(f"ALTER TABLE {database}.{table} REMOVE TTL")
-    spans_engine = engines.get("spans", "")
+            alters.append(f"ALTER TABLE {target} REMOVE TTL")
+    spans_engine = engines.get(storage_table("spans", cluster), "")
+    spans = alter_target(database, "spans", cluster)
     has_fsync = "fsync_after_insert = 1" in spans_engine
     if fsync and not has_fsync:
-        alters.append(
-            f"ALTER TABLE {database}.spans MODIFY SETTING " + ", ".join(f"{s} = 1" for s in _FSYNC_SETTINGS)
-        )
+        alters.append(f"ALTER TABLE {spans} MODIFY SETTING " + ", ".join(f"{s} = 1" for s in _FSYNC_SETTINGS))
     elif not fsync and has_fsync:
-        alters.append(f"ALTER TABLE {database}.spans RESET SETTING " + ", ".join(_FSYNC_SETTINGS))
+        alters.append(f"ALTER TABLE {spans} RESET SETTING " + ", ".join(_FSYNC_SETTINGS))
     for alter in alters:
         logger.info("%s", alter)
         client.command(alter)

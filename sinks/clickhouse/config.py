@@ -127,6 +127,14 @@ class ClickHouseSinkConfig(BaseModel):
         gt=0.0,
         description="Connect and send/receive timeout for a ClickHouse server (http/https DSNs).",
     )
+    cluster: str | None = Field(
+        default=None,
+        description=(
+            "Name of a ClickHouse cluster (remote_servers) to create the tables on, ON CLUSTER: "
+            "replicated `<table>_local` tables spread over the shards behind Distributed tables of "
+            "the same names (deploy/clickhouse/). Needs an http(s):// DSN; null for one node."
+        ),
+    )
 
     @field_validator("dsn")
     @classmethod
@@ -139,6 +147,22 @@ class ClickHouseSinkConfig(BaseModel):
         if not _IDENTIFIER.match(value):
             raise ValueError(f"must be a plain identifier [A-Za-z_][A-Za-z0-9_]* (got {value!r})")
         return value
+
+    @field_validator("cluster")
+    @classmethod
+    def _check_cluster(cls, value: str | None) -> str | None:
+        if value is not None and not _IDENTIFIER.match(value):
+            raise ValueError(f"must be a plain identifier [A-Za-z_][A-Za-z0-9_]* (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _check_cluster_has_a_server(self) -> Self:
+        if self.cluster is not None and self.is_embedded:
+            raise ValueError(
+                f"`cluster` needs a ClickHouse server DSN, http(s)://… (got cluster {self.cluster!r} "
+                f"with the embedded {self.dsn!r})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_batch_fits_queue(self) -> Self:

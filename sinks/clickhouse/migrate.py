@@ -1,12 +1,18 @@
 """Versioned schema migrations: ``migrations/NNNN_name.sql`` applied in order, once each.
 
 Each file is a template: ``{database}`` is replaced by the database name and ``{on_cluster}``
-by ``ON CLUSTER <name>`` (or nothing), so one file serves every deployment. Applied files are
+by ``ON CLUSTER <name>`` (or nothing), so one file serves every deployment. With a cluster,
+each statement is then rewritten by :func:`~._cluster.cluster_statements` into replicated,
+sharded tables behind Distributed tables of the same names (``_cluster.py`` says which table is
+laid out how, and why); ``schema_migrations`` is replicated on every node. Applied files are
 recorded in ``{database}.schema_migrations`` (version, name, checksum, applied_at) with the
 SHA-256 of the file's *template* text. Running again applies nothing; a recorded file whose
 text changed stops start-up with a :class:`PermanentError` naming it: add a new migration
 instead of editing one that has shipped. Statements must be idempotent (``IF NOT EXISTS``):
 a migration interrupted half-way is re-run from its first statement.
+
+``python -m tracesieve.sinks.clickhouse.ddl --cluster tracesieve --print`` prints what
+:func:`migrate` runs on a fresh database (``deploy/clickhouse/cluster.sql`` is that output).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, Protocol
 
 from tracesieve.collector.errors import PermanentError
 
+from ._cluster import cluster_statements
 from ._sql import split_statements
 
 __all__ = ["Migration", "MigrationClient", "applied_migrations", "load_migrations", "migrate"]
@@ -52,10 +59,16 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
     def statements(self, database: str, cluster: str | None = None) -> list[str]:
-        """The statements to run, with the placeholders filled in."""
+        """The statements to run, with the placeholders filled in (and rewritten for ``cluster``)."""
         on_cluster = f"ON CLUSTER {cluster}" if cluster else ""
         text = self.sql.replace("{database}", database).replace("{on_cluster}", on_cluster)
-        return split_statements(text)
+        statements = split_statements(text)
+        if not cluster:
+            return statements
+        try:
+            return [out for s in statements for out in cluster_statements(s, database, cluster)]
+        except PermanentError as exc:
+            raise PermanentError(f"migration {self.name}: {exc}") from exc
 
 
 def load_migrations() -> list[Migration]:
@@ -102,13 +115,18 @@ def migrate(
         if value is not None and not _IDENTIFIER.match(value):
             raise PermanentError(f"{label} {value!r} is not a plain identifier")
     migrations = load_migrations() if migrations is None else migrations
-    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
-    client.command(f"CREATE DATABASE IF NOT EXISTS {database}{on_cluster}")
-    client.command(
-        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations{on_cluster} ("
+    record_table = (
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations ("
         "version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)"
         ") ENGINE = ReplacingMergeTree(applied_at) ORDER BY version"
     )
+    if cluster:
+        client.command(f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")
+        for statement in cluster_statements(record_table, database, cluster):
+            client.command(statement)
+    else:
+        client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.command(record_table)
     applied = applied_migrations(client, database)
     known = {m.version for m in migrations}
     for version, (name, _) in applied.items():

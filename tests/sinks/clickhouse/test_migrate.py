@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
 from tracesieve.collector.errors import PermanentError
-from tracesieve.sinks.clickhouse._sql import first_keyword
+from tracesieve.sinks.clickhouse._cluster import LAYOUT, alter_target, cluster_statements
+from tracesieve.sinks.clickhouse._sql import first_keyword, split_statements
+from tracesieve.sinks.clickhouse._tables import apply_table_options
 from tracesieve.sinks.clickhouse.config import ClickHouseSinkConfig
+from tracesieve.sinks.clickhouse.ddl import render_ddl
 from tracesieve.sinks.clickhouse.migrate import Migration, applied_migrations, load_migrations, migrate
 from tracesieve.sinks.clickhouse.rows import COLUMNS
 from tracesieve.sinks.clickhouse.sink import ClickHouseSink
@@ -214,3 +219,199 @@ async def test_ttl_and_fsync_follow_the_config(
     await sink.aclose(time.monotonic() + 10)
     spans = table_info(client, database_name, "spans")["full"]
     assert " TTL " not in spans and "fsync_after_insert" not in spans
+
+
+# -- cluster DDL (issue 5): the same migrations, rewritten for a ClickHouse cluster -------------
+
+CLUSTER_SPANS = "/clickhouse/tables/{shard}/db_x/spans"
+
+
+def cluster_ddl(migration_name: str) -> list[str]:
+    (mig,) = [m for m in load_migrations() if m.name == migration_name]
+    return mig.statements("db_x", cluster="main")
+
+
+def test_sharded_tables_are_replicated_locals_behind_distributed_tables_of_the_same_name() -> None:
+    local, distributed = cluster_ddl("0001_spans.sql")
+    assert "CREATE TABLE IF NOT EXISTS db_x.spans_local ON CLUSTER main\n(" in local
+    assert f"ENGINE = ReplicatedReplacingMergeTree('{CLUSTER_SPANS}', '{{replica}}', IngestTime)" in local
+    # Everything but the name and the engine is the one-node statement's.
+    (single,) = load_migrations()[0].statements("db_x")
+    assert (
+        local.split("ENGINE =")[0].replace("spans_local ON CLUSTER main", "spans ")
+        == (single.split("ENGINE =")[0])
+    )
+    assert local.split("ENGINE =")[1].split("\n", 1)[1] == single.split("ENGINE =")[1].split("\n", 1)[1]
+    assert distributed == (
+        "CREATE TABLE IF NOT EXISTS db_x.spans ON CLUSTER main AS db_x.spans_local\n"
+        "ENGINE = Distributed(main, db_x, spans_local, cityHash64(if(SessionId = '', TraceId, SessionId)))"
+    )
+
+
+def test_findings_shard_with_their_session_and_feedback_by_its_id() -> None:
+    statements = cluster_ddl("0002_signals.sql")
+    keys = {
+        s.split(" ON CLUSTER")[0].rsplit(".", 1)[1]: s.split("_local, ", 1)[1]
+        for s in statements
+        if "Distributed(" in s
+    }
+    session = "cityHash64(if(SessionId = '', TraceId, SessionId)))"
+    assert keys == {"signals": session, "flagged_spans": session, "feedback": "cityHash64(FeedbackId))"}
+    engines = [s.split("ENGINE = ")[1].split("\n")[0] for s in statements if "_local ON CLUSTER" in s]
+    path = "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db_x"
+    assert engines == [
+        f"{path}/signals', '{{replica}}', DetectedAt)",
+        f"{path}/flagged_spans', '{{replica}}', UpdatedAt)",
+        f"{path}/feedback', '{{replica}}', Version)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["0003_review_batches.sql", "0004_labels.sql", "0005_eval_cases.sql", "0006_judge_verdicts.sql"]
+)
+def test_review_tables_are_one_replica_group_on_every_node(name: str) -> None:
+    (statement,) = cluster_ddl(name)
+    table = name[5:-4]
+    assert f"CREATE TABLE IF NOT EXISTS db_x.{table} ON CLUSTER main\n(" in statement
+    assert (
+        f"ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/db_x/{table}', '{{shard}}-{{replica}}')\n"
+        in (statement)
+    )
+    assert "Distributed" not in statement and "_local" not in statement
+
+
+@pytest.mark.parametrize(
+    ("engine", "replicated"),
+    [
+        ("MergeTree", "ReplicatedMergeTree('P', '{replica}')"),
+        ("MergeTree()", "ReplicatedMergeTree('P', '{replica}')"),
+        ("ReplacingMergeTree(V)", "ReplicatedReplacingMergeTree('P', '{replica}', V)"),
+        ("SummingMergeTree((a, b))", "ReplicatedSummingMergeTree('P', '{replica}', (a, b))"),
+        ("CollapsingMergeTree ( Sign )", "ReplicatedCollapsingMergeTree('P', '{replica}', Sign)"),
+    ],
+)
+def test_each_mergetree_engine_gets_its_replicated_variant(engine: str, replicated: str) -> None:
+    sql = f"CREATE TABLE IF NOT EXISTS d.spans (a UInt8, b String DEFAULT ')') ENGINE = {engine} ORDER BY a"
+    local, _ = cluster_statements(sql, "d", "c")
+    assert local == (
+        "CREATE TABLE IF NOT EXISTS d.spans_local ON CLUSTER c (a UInt8, b String DEFAULT ')')\n"
+        f"ENGINE = {replicated.replace('P', '/clickhouse/tables/{shard}/d/spans')} ORDER BY a"
+    )
+
+
+def test_alters_go_to_the_tables_that_hold_the_rows() -> None:
+    add = cluster_statements("ALTER TABLE d.spans ADD COLUMN IF NOT EXISTS Foo String", "d", "c")
+    assert add == [
+        "ALTER TABLE d.spans_local ON CLUSTER c ADD COLUMN IF NOT EXISTS Foo String",
+        # and the Distributed table, which has its own column list
+        "ALTER TABLE d.spans ON CLUSTER c ADD COLUMN IF NOT EXISTS Foo String",
+    ]
+    ttl = cluster_statements(
+        "ALTER TABLE d.spans ON CLUSTER c MODIFY TTL toDateTime(Timestamp) + 1", "d", "c"
+    )
+    assert ttl == ["ALTER TABLE d.spans_local ON CLUSTER c MODIFY TTL toDateTime(Timestamp) + 1"]
+    small = cluster_statements("ALTER TABLE d.labels ADD COLUMN IF NOT EXISTS Foo String", "d", "c")
+    assert small == ["ALTER TABLE d.labels ON CLUSTER c ADD COLUMN IF NOT EXISTS Foo String"]
+    assert alter_target("d", "spans", None) == "d.spans"
+    assert alter_target("d", "spans", "c") == "d.spans_local ON CLUSTER c"
+    assert alter_target("d", "eval_cases", "c") == "d.eval_cases ON CLUSTER c"
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        (
+            "CREATE TABLE d.unknown (a UInt8) ENGINE = MergeTree ORDER BY a",
+            "table unknown has no cluster layout",
+        ),
+        ("CREATE TABLE d.spans (a UInt8) ENGINE = Log", "no replicated variant of engine Log"),
+        (
+            "CREATE TABLE d.spans (a UInt8) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a",
+            "engine Replicated",
+        ),
+        ("CREATE TABLE d.spans (a UInt8)", "names no ENGINE"),
+        ("CREATE VIEW d.v AS SELECT 1", "CREATE/ALTER TABLE only"),
+        ("INSERT INTO d.spans VALUES (1)", "CREATE/ALTER TABLE only"),
+    ],
+)
+def test_statements_that_cannot_be_laid_out_are_refused(sql: str, reason: str) -> None:
+    with pytest.raises(PermanentError, match=re.escape(reason)):
+        cluster_statements(sql, "d", "c")
+    bad = Migration(99, "0099_bad.sql", sql)
+    with pytest.raises(PermanentError, match=r"migration 0099_bad\.sql: "):
+        bad.statements("d", cluster="c")
+
+
+def test_every_table_of_the_migrations_has_a_cluster_layout() -> None:
+    created = {
+        s.split(" ON CLUSTER")[0].rsplit(".", 1)[1]
+        for m in load_migrations()
+        for s in m.statements("db_x", cluster="main")
+        if "CREATE TABLE" in s
+    }
+    assert {t.removesuffix("_local") for t in created} | {"schema_migrations"} == set(LAYOUT)
+
+
+def test_migrate_on_a_cluster_records_its_migrations_on_every_node() -> None:
+    ddl = render_ddl("db_x", "main")
+    statements = split_statements(ddl)
+    assert statements[0].startswith("-- Generated by `python -m tracesieve.sinks.clickhouse.ddl")
+    assert statements[0].endswith("\n\nCREATE DATABASE IF NOT EXISTS db_x ON CLUSTER main")
+    assert statements[1].startswith("CREATE TABLE IF NOT EXISTS db_x.schema_migrations ON CLUSTER main (")
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/all/db_x/schema_migrations', " in statements[1]
+    ddl_statements = [s for s in statements if first_keyword(s) != "INSERT"]
+    assert all("ON CLUSTER main" in s for s in ddl_statements)
+    inserts = [s for s in statements if first_keyword(s) == "INSERT"]
+    assert inserts == [
+        f"INSERT INTO db_x.schema_migrations (version, name, checksum) VALUES ({m.version}, '{m.name}', "
+        f"'{m.checksum}')"
+        for m in load_migrations()
+    ]
+
+
+def test_the_single_node_ddl_names_no_cluster(client: Client, database_name: str) -> None:
+    statements = split_statements(render_ddl(database_name, None))
+    assert not any(w in s for s in statements for w in ("ON CLUSTER", "Replicated", "_local", "Distributed"))
+    for statement in statements:  # and it is exactly what migrate() runs: run it, then migrate
+        client.command(statement)
+    assert migrate(client, database_name) == []
+
+
+def test_the_cluster_field_needs_a_server_and_a_plain_name() -> None:
+    cfg = ClickHouseSinkConfig(dsn="http://u:p@clickhouse:8123", cluster="tracesieve")
+    assert cfg.cluster == "tracesieve"
+    with pytest.raises(ValueError, match=r"`cluster` needs a ClickHouse server DSN"):
+        ClickHouseSinkConfig(dsn="chdb:///tmp/x", cluster="tracesieve")
+    with pytest.raises(ValueError, match="plain identifier"):
+        ClickHouseSinkConfig(dsn="http://clickhouse:8123", cluster="a b")
+
+
+class _RecordingCommands:
+    """Reads go to real chDB; commands (ON CLUSTER, which chDB cannot run) are recorded."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.commands: list[str] = []
+
+    def query(self, query: str, parameters: Any = None) -> Any:
+        return self.client.query(query, parameters=parameters)
+
+    def command(self, cmd: str, parameters: Any = None) -> None:
+        self.commands.append(cmd)
+
+
+def test_ttl_and_fsync_alter_the_local_tables_on_the_cluster(client: Client, database_name: str) -> None:
+    client.command(f"CREATE DATABASE {database_name}")
+    (spans,) = load_migrations()[0].statements(database_name)
+    client.command(spans.replace(f"{database_name}.spans ", f"{database_name}.spans_local "))
+    recorder = _RecordingCommands(client)
+    alters = apply_table_options(recorder, database_name, 7, True, cluster="main")  # type: ignore[arg-type]
+    target = f"ALTER TABLE {database_name}.spans_local ON CLUSTER main"
+    assert (
+        alters
+        == recorder.commands
+        == [
+            f"{target} MODIFY TTL toDateTime(Timestamp) + toIntervalDay(7)",
+            f"{target} MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1",
+        ]
+    )
