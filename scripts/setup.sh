@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for tracesieve and its tests: the Python virtualenv (.venv) with the
-# package and its dev extra, Debian's chromium (the review page's browser tests), and promptfoo
-# from npm (the promptfoo export's test loads it). Idempotent: what is there is kept.
+# package and its dev extra, Debian's chromium (the review page's browser tests), promptfoo from
+# npm (the promptfoo export's test loads it), and the jars of a Kafka 4.x broker from Maven (the
+# Kafka transport's tests run a real broker on the machine's Java 17). Idempotent: what is there
+# is kept.
 # Run from anywhere: `bash scripts/setup.sh`. README.md's first command; `.ci/run` calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +14,16 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 echo "== system packages"
 # The review page's tests drive Debian's headless chromium with Playwright (no browser download).
-if [ ! -x /usr/bin/chromium ]; then
+# The Kafka broker of the tests runs on Java 17 from jars that Maven fetches.
+PACKAGES=()
+[ -x /usr/bin/chromium ] || PACKAGES+=(chromium)
+command -v java >/dev/null || PACKAGES+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || PACKAGES+=(maven)
+if [ ${#PACKAGES[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PACKAGES[@]}"
 fi
 
 echo "== python environment"
@@ -34,3 +41,7 @@ if [ "$(node -p "require('./.cache/node/node_modules/promptfoo/package.json').ve
      != "$PROMPTFOO_VERSION" ]; then
   npm install --prefix .cache/node --no-audit --no-fund --loglevel=error "promptfoo@$PROMPTFOO_VERSION"
 fi
+
+echo "== Kafka broker jars"
+# Cached under ${TRACESIEVE_CACHE:-$HOME/.cache/tracesieve}; scripts/kafka.sh start runs one.
+bash scripts/kafka.sh install

@@ -1,5 +1,11 @@
 """Fixtures shared by every test folder.
 
+A real Kafka 4.x broker for the Kafka transport's tests (``tests/kafka/_broker.py``, driving
+``scripts/kafka.sh``): ``kafka_bootstrap`` (session) is the broker CI starts and names in
+``TEST_KAFKA_BOOTSTRAP``, or else a private one the session starts from the cached
+jars (never skipped); ``kafka_broker`` (function) is a private broker a test may stop, kill or
+restart; ``topic_prefix`` keeps each test's topics and groups apart on the shared broker.
+
 chDB (the embedded ClickHouse engine) lets a process open ONE data folder at a time, so all
 tests in a pytest process share the session's folder (``chdb_dsn``) and isolate themselves by
 database name (``database_name``). A test that needs a folder of its own runs in a subprocess.
@@ -7,10 +13,19 @@ database name (``database_name``). A test that needs a folder of its own runs in
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from _broker import KafkaBroker
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +46,88 @@ def database_name() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
 
 
+BOOTSTRAP_ENV = "TEST_KAFKA_BOOTSTRAP"
+
+
+def _load_broker_module() -> ModuleType:
+    # tests/kafka is not a package (no __init__.py; "kafka" would shadow the client library's
+    # name), so the helper is loaded by path, once, under a name of its own.
+    name = "tracesieve_tests_kafka_broker"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "kafka" / "_broker.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+broker_module = _load_broker_module()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``"host:port"`` of the session's broker: CI's (``$TEST_KAFKA_BOOTSTRAP``) or its own."""
+    given = os.environ.get(BOOTSTRAP_ENV)
+    if given:
+        yield given
+        return
+    broker_module.install()
+    broker: KafkaBroker = broker_module.KafkaBroker(tmp_path_factory.mktemp("kafka-session"))
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
+    """A started broker of this test alone (own port and folder), stopped at teardown."""
+    broker_module.install()
+    broker: KafkaBroker = broker_module.KafkaBroker(tmp_path / "kafka")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """``t<8 hex>_``: prefix every topic and group id of the test with it."""
+    return f"t{uuid.uuid4().hex[:8]}_"
+
+
+KafkaTransport = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def kafka_transport(request: pytest.FixtureRequest, topic_prefix: str) -> KafkaTransport:
+    """``kafka_transport(bootstrap=None, partitions=4)``: config overrides that select the Kafka
+    transport on this test's own topics and groups, on ``bootstrap`` (default: the session's
+    broker, started only when asked for)."""
+
+    def overrides(bootstrap: str | None = None, partitions: int = 4) -> dict[str, Any]:
+        topics = ("spans", "logs", "feedback", "traces", "canonical", "changelog")
+        return {
+            "transport.kind": "kafka",
+            "transport.kafka.bootstrap_servers": bootstrap or request.getfixturevalue("kafka_bootstrap"),
+            "transport.kafka.group_id": topic_prefix + "group",
+            "transport.kafka.partitions": partitions,
+            "transport.kafka.checkpoint_interval_s": 1.0,
+            **{f"transport.kafka.topics.{name}": topic_prefix + name for name in topics},
+        }
+
+    return overrides
+
+
 CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "captures"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kafka: needs a real Kafka broker (the kafka_bootstrap fixture)")
     # Capture-driven tests parametrize over files: a missing folder must fail, not collect nothing.
     if not CAPTURES.is_dir() or len(list(CAPTURES.glob("*/*.pb"))) < 4:
         raise pytest.UsageError(
