@@ -28,12 +28,15 @@ DAY_NS = 86_400 * 1_000_000_000
 MakeService = Callable[..., Awaitable[Service]]
 
 
-@pytest.fixture(params=[True, False], ids=["worker", "inline"])
+@pytest.fixture(params=["worker", "inline", "kafka"])
 async def make_service(
     tmp_path: Path, chdb_dsn: str, database_name: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[MakeService]:
-    """Services whose analysis runs in its worker process (the default) or on the event loop."""
+    """Services whose analysis runs in its worker process (the default), on the event loop, or
+    in the Kafka transport's processor stage (every stage in one process, through a real broker)."""
     started: list[Service] = []
+    mode = request.param
+    transport = request.getfixturevalue("kafka_transport")() if mode == "kafka" else {}
 
     async def make(data: str = "data", **overrides: Any) -> Service:
         config = load_config(
@@ -47,7 +50,8 @@ async def make_service(
                 "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
                 "admin.endpoint": "127.0.0.1:0",
                 "processors.assembly.context_wait_s": 0.5,
-                "service.analysis_worker": request.param,
+                "service.analysis_worker": mode == "worker",
+                **transport,
                 **overrides,
             },
         )
@@ -117,7 +121,7 @@ async def test_captured_sessions_raise_the_signals_of_their_scenarios(
     service = await make_service(**{"processors.assembly.store_non_llm_spans": True})
     assert service.http is not None
     await replay(discover([CAPTURES / library], None), f"http://127.0.0.1:{service.http.port}")
-    assert await service.pipeline.wait_stored()
+    assert await service.wait_stored()
     found = dict(await select(service, SCENARIO_SIGNALS))
     signals = {scenario: set(names) for scenario, names in found.items()}
     assert "regenerate" in signals["a_normal_chat"]  # c re-sent a's messages
@@ -247,7 +251,7 @@ async def test_feedback_a_day_later_finds_the_stored_span(make_service: MakeServ
     trace_id = await asyncio.to_thread(
         _send_turn, endpoint, "s-late", "How much is shipping?", "Shipping is free.", start_ns=day_ago
     )
-    assert await service.pipeline.wait_stored()
+    assert await service.wait_stored()
     await service.aclose()
 
     # A new process with an empty session state (another data folder), on the same store.
@@ -279,7 +283,7 @@ async def test_session_state_survives_a_restart(make_service: MakeService) -> No
         "How do I cancel my subscription?",
         "I'm sorry, I can't help with that.",
     )
-    assert await service.pipeline.wait_stored()
+    assert await service.wait_stored()
     await service.aclose()  # checkpoints the session state
 
     again = await make_service()  # same data folder: the state is restored
