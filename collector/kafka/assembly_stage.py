@@ -13,6 +13,7 @@ which rebuilds the assembly; the spans it publishes twice are dropped by the pro
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +27,13 @@ from tracesieve.processors.normalise import apply_log_event
 
 from .clients import new_producer, renew_producer
 from .config import KafkaTransportConfig
-from .records import KIND_FEEDBACK, RecordError, decode, encode
-from .routing import feedback_key, session_key
+from .records import Item, RecordError, decode_items
+from .routing import Partitions, feedback_key, send_grouped, session_key
 from .stage import Batch, ConsumerStage, Offsets
 
 __all__ = ["AssemblyStage"]
+
+_log = logging.getLogger(__name__)
 
 
 _EARLY_FEEDBACK_TRACES = 100_000
@@ -63,6 +66,7 @@ class AssemblyStage(ConsumerStage):
         self._assembly = assembly
         self._parts: dict[TopicPartition, _Partition] = {}
         self._producer: AIOKafkaProducer | None = None
+        self._partitions = Partitions()
         self.spans_out = 0
         self.bad_records = 0
 
@@ -117,34 +121,39 @@ class AssemblyStage(ConsumerStage):
                 for gap in range(part.next_offset, record.offset):
                     marks.skip(gap)  # a transaction marker or a compacted record: nothing to wait for
                 part.next_offset = record.offset + 1
-                kind = dict(record.headers).get("t")
                 try:
-                    item = decode(kind, record.value)
-                except RecordError:
+                    items = decode_items(record.value)
+                except RecordError as exc:
                     self.bad_records += 1
+                    _log.error("skipping record %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
                     marks.skip(record.offset)
                     continue
-                marks.begin(record.offset, 0, 1)
-                item.seq = record.offset
-                if isinstance(item, CanonicalSpan):
-                    spans.append(item)
-                elif isinstance(item, LogEvent):
-                    events.append(item)
-                else:
-                    session_id, user_id = part.assembler.context_of(item.trace_id)
-                    if item.trace_id and not (item.session_id or item.user_id or session_id or user_id):
-                        early = part.early_feedback
-                        early.setdefault(item.trace_id, []).append(item)
-                        early.move_to_end(item.trace_id)
-                        while len(early) > _EARLY_FEEDBACK_TRACES:
-                            early.popitem(last=False)
-                    feedback.append((tp, record.offset, item, feedback_key(item, session_id, user_id)))
+                # One hold per item: the record is done once every item in it is passed on.
+                marks.begin(record.offset, 0, len(items))
+                for item in items:
+                    item.seq = record.offset
+                    if isinstance(item, CanonicalSpan):
+                        spans.append(item)
+                    elif isinstance(item, LogEvent):
+                        events.append(item)
+                    else:
+                        feedback.append((tp, record.offset, item, self._route_feedback(part, item)))
             if spans:
                 part.assembler.add_spans(spans)
             if events:
                 part.assembler.add_logs(events)
         await self._publish_feedback(feedback)
         return await self.tick()
+
+    def _route_feedback(self, part: _Partition, item: Feedback) -> bytes:
+        session_id, user_id = part.assembler.context_of(item.trace_id)
+        if item.trace_id and not (item.session_id or item.user_id or session_id or user_id):
+            early = part.early_feedback
+            early.setdefault(item.trace_id, []).append(item)
+            early.move_to_end(item.trace_id)
+            while len(early) > _EARLY_FEEDBACK_TRACES:
+                early.popitem(last=False)
+        return feedback_key(item, session_id, user_id)
 
     async def tick(self) -> Offsets:
         ready: list[tuple[_Partition, list[Released], list[int]]] = []
@@ -161,7 +170,7 @@ class AssemblyStage(ConsumerStage):
 
     async def _publish(self, ready: list[tuple[_Partition, list[Released], list[int]]]) -> Offsets:
         assert self._producer is not None
-        sends: list[asyncio.Future[object]] = []
+        out: list[tuple[bytes, Item]] = []
         for part, released, finished in ready:
             for item in released:
                 for seq in item.extra_seqs:
@@ -170,26 +179,14 @@ class AssemblyStage(ConsumerStage):
                 part.marks.release(seq)
             for item in released:
                 span = item.span
-                for early in part.early_feedback.pop(span.trace_id, ()):
-                    sends.append(
-                        await self._producer.send(
-                            self.cfg.topics.canonical,
-                            encode(early),
-                            key=session_key(span),
-                            headers=[("t", KIND_FEEDBACK)],
-                        )
-                    )
-                sends.append(
-                    await self._producer.send(
-                        self.cfg.topics.canonical,
-                        encode(span),
-                        key=session_key(span),
-                        headers=[("t", b"span")],
-                    )
-                )
-        if sends:
-            await asyncio.gather(*sends)
-            self.spans_out += len(sends)
+                key = session_key(span)
+                out.extend((key, early) for early in part.early_feedback.pop(span.trace_id, ()))
+                out.append((key, span))
+        if out:
+            await asyncio.gather(
+                *await send_grouped(self._producer, self._partitions, self.cfg.topics.canonical, out)
+            )
+            self.spans_out += len(out)
         for part, released, _ in ready:
             for item in released:
                 part.marks.release(item.span.seq)
@@ -201,13 +198,10 @@ class AssemblyStage(ConsumerStage):
         assert self._producer is not None
         if not feedback:
             return
-        sends = [
-            await self._producer.send(
-                self.cfg.topics.canonical, encode(item), key=key, headers=[("t", KIND_FEEDBACK)]
-            )
-            for _, _, item, key in feedback
-        ]
-        await asyncio.gather(*sends)
+        keyed: list[tuple[bytes, Item]] = [(key, item) for _, _, item, key in feedback]
+        await asyncio.gather(
+            *await send_grouped(self._producer, self._partitions, self.cfg.topics.canonical, keyed)
+        )
         for tp, offset, _, _ in feedback:
             part = self._parts.get(tp)
             if part is not None:

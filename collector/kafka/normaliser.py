@@ -5,7 +5,8 @@ OpenTelemetry Collector's Kafka exporter write them, one request or one resource
 keyed or not) and ``topics.feedback``; normalises each request with the same code as embedded
 mode; publishes every span, GenAI log event and piece of feedback to ``topics.traces`` keyed by
 trace id (feedback with no trace goes straight to ``topics.canonical``, keyed by its session or
-target). Offsets are committed once every record the batch produced is acknowledged. A record
+target), packed many per record (:mod:`.records`). Offsets are committed once every record the
+batch produced is acknowledged. A record
 that is not a valid request is logged with its coordinates and skipped: it cannot be refused to a
 client any more, and one bad record must not stop the partition.
 """
@@ -31,8 +32,8 @@ from tracesieve.processors.normalise import (
 
 from .clients import new_producer, renew_producer
 from .config import KafkaTransportConfig
-from .records import encode, kind_header
-from .routing import feedback_key
+from .records import Item
+from .routing import Partitions, feedback_key, send_grouped
 from .stage import Batch, ConsumerStage, Offsets
 
 __all__ = ["NormaliserStage"]
@@ -53,6 +54,7 @@ class NormaliserStage(ConsumerStage):
         super().__init__(cfg, [topics.spans, topics.logs, topics.feedback], on_fatal)
         self._normalise = normalise
         self._producer: AIOKafkaProducer | None = None
+        self._partitions = Partitions()
         self.items_out = 0
         self.rejected_items = 0
         self.bad_records = 0
@@ -73,7 +75,8 @@ class NormaliserStage(ConsumerStage):
     async def handle(self, batch: Batch) -> Offsets:
         assert self._producer is not None
         topics = self.cfg.topics
-        sends: list[asyncio.Future[object]] = []
+        to_traces: list[tuple[bytes, Item]] = []
+        to_canonical: list[tuple[bytes, Item]] = []
         offsets: Offsets = {}
         for tp, records in batch.items():
             for record in records:
@@ -87,17 +90,16 @@ class NormaliserStage(ConsumerStage):
                     )  # fmt: skip
                     continue
                 for item in items:
-                    headers = [("t", kind_header(item))]
-                    value = encode(item)
                     if isinstance(item, Feedback) and not item.trace_id:
-                        topic, key = topics.canonical, feedback_key(item)
+                        to_canonical.append((feedback_key(item), item))
                     else:
-                        topic, key = topics.traces, item.trace_id.encode()
-                    sends.append(await self._producer.send(topic, value, key=key, headers=headers))
+                        to_traces.append((item.trace_id.encode(), item))
             offsets[tp] = records[-1].offset + 1
+        sends = await send_grouped(self._producer, self._partitions, topics.traces, to_traces)
+        sends += await send_grouped(self._producer, self._partitions, topics.canonical, to_canonical)
         if sends:
             await asyncio.gather(*sends)  # every record acknowledged (acks=all) before the commit
-            self.items_out += len(sends)
+        self.items_out += len(to_traces) + len(to_canonical)
         return offsets
 
     def _decode(self, topic: str, value: bytes | None) -> list[CanonicalSpan | LogEvent | Feedback]:

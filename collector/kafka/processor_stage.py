@@ -34,7 +34,7 @@ from tracesieve.sinks.clickhouse import ClickHouseSink
 from .changelog import read_states, write_changes
 from .clients import new_consumer, new_producer, renew_producer
 from .config import KafkaTransportConfig
-from .records import RecordError, decode
+from .records import RecordError, decode_items
 from .stage import Batch, ConsumerStage, Offsets
 
 __all__ = ["ProcessorStage"]
@@ -158,20 +158,21 @@ class ProcessorStage(ConsumerStage):
             live_feedback: list[Feedback] = []
             for record in records:
                 try:
-                    item = decode(dict(record.headers).get("t"), record.value)
+                    items = decode_items(record.value)
                 except RecordError as exc:
                     self.bad_records += 1
                     _log.error("skipping canonical record %d@%d: %s", tp.partition, record.offset, exc)
                     continue
                 replay = record.offset < part.replay_until
-                if isinstance(item, CanonicalSpan):
-                    (replay_spans if replay else live_spans).append(item)
-                elif isinstance(item, Feedback):
-                    if replay:
-                        _found, missing = part.processor.add_feedback([item])
-                        part.processor.wait_for_target(missing)
-                    else:
-                        live_feedback.append(item)
+                for item in items:
+                    if isinstance(item, CanonicalSpan):
+                        (replay_spans if replay else live_spans).append(item)
+                    elif isinstance(item, Feedback):
+                        if replay:
+                            _found, missing = part.processor.add_feedback([item])
+                            part.processor.wait_for_target(missing)
+                        else:
+                            live_feedback.append(item)
             if replay_spans:
                 part.processor.process(replay_spans)  # its findings were written by the previous owner
                 self.spans_replayed += len(replay_spans)
@@ -185,8 +186,8 @@ class ProcessorStage(ConsumerStage):
         if to_write:
             await self._retry(lambda: self._sink.consume(to_write))
             self.spans_written += len(to_write)
-        for processor, items in feedback:
-            found.extend(await self._feedback(processor, items))
+        for processor, pieces in feedback:
+            found.extend(await self._feedback(processor, pieces))
         await self._write_findings(found)
         return offsets
 
