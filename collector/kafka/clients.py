@@ -47,6 +47,7 @@ def new_producer(cfg: KafkaTransportConfig, **overrides: Any) -> AIOKafkaProduce
         "enable_idempotence": True,
         "linger_ms": cfg.linger_ms,
         "max_request_size": cfg.max_request_bytes,
+        "compression_type": None if cfg.compression == "none" else cfg.compression,
         # Retried sends keep their order and are not duplicated (idempotence); a broker that is
         # down for a while makes a request fail with a retryable OTLP status, not hang forever.
         "request_timeout_ms": 30_000,
