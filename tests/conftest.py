@@ -17,7 +17,7 @@ import importlib.util
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from _broker import KafkaBroker
+    from tracesieve.collector.service import Service
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +50,13 @@ def database_name() -> str:
 BOOTSTRAP_ENV = "TEST_KAFKA_BOOTSTRAP"
 
 
-def _load_broker_module() -> ModuleType:
+def _load_kafka_helper(stem: str) -> ModuleType:
     # tests/kafka is not a package (no __init__.py; "kafka" would shadow the client library's
-    # name), so the helper is loaded by path, once, under a name of its own.
-    name = "tracesieve_tests_kafka_broker"
+    # name), so its helpers are loaded by path, once, under names of their own.
+    name = f"tracesieve_tests_kafka{stem}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "kafka" / "_broker.py")
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "kafka" / f"{stem}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -63,7 +64,61 @@ def _load_broker_module() -> ModuleType:
     return module
 
 
-broker_module = _load_broker_module()
+broker_module = _load_kafka_helper("_broker")
+_otelcol_module = _load_kafka_helper("_otelcol")
+# The official OpenTelemetry Collector, built once and cached, and the collectors a test starts.
+otelcol, collectors = _otelcol_module.otelcol, _otelcol_module.collectors
+
+
+@pytest.fixture
+def otelcol_helpers() -> ModuleType:
+    """``tests/kafka/_otelcol.py``: the collector's configs' environment, free ports."""
+    return _otelcol_module
+
+
+@pytest.fixture
+def scaled_sessions() -> ModuleType:
+    """``tests/kafka/_scaled.py``: synthetic chat sessions as OTLP requests, and their signals."""
+    return _load_kafka_helper("_scaled")
+
+
+ServiceFactory = Callable[..., Awaitable["Service"]]
+
+
+@pytest.fixture
+async def service_factory(tmp_path: Path, chdb_dsn: str) -> AsyncIterator[ServiceFactory]:
+    """``await service_factory(name, database, **overrides)``: a started in-process collector on
+    the session's chDB folder (its own data folder and database; ports chosen by the system),
+    closed at teardown."""
+    from tracesieve.collector.config import load_config
+    from tracesieve.collector.service import Service
+
+    started: list[Service] = []
+
+    async def make(name: str, database: str, **overrides: Any) -> Service:
+        config = load_config(
+            None,
+            environ={},
+            overrides={
+                "service.data_dir": str(tmp_path / name),
+                "sinks.clickhouse.dsn": chdb_dsn,
+                "sinks.clickhouse.database": database,
+                "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
+                "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
+                "admin.endpoint": "127.0.0.1:0",
+                "processors.assembly.context_wait_s": 0.2,
+                "evals.sampling.schedule": False,
+                **overrides,
+            },
+        )
+        service = Service(config)
+        await service.start()
+        started.append(service)
+        return service
+
+    yield make
+    for service in started:
+        await service.aclose()
 
 
 @pytest.fixture(scope="session")

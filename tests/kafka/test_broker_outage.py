@@ -5,25 +5,11 @@ refused with a retryable status (the client sends them again). 10,000 sessions, 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from tracesieve.collector.config import load_config
 from tracesieve.collector.service import Service
-
-_spec = importlib.util.spec_from_file_location(
-    "tracesieve_tests_scaled", Path(__file__).with_name("_scaled.py")
-)
-assert _spec is not None and _spec.loader is not None
-scaled = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
-if _spec.name not in sys.modules:
-    sys.modules[_spec.name] = scaled
-    _spec.loader.exec_module(scaled)
 
 OUTAGE_S = 30
 SESSIONS = 10_000
@@ -32,30 +18,16 @@ RETRYABLE = {429, 502, 503, 504}
 
 @pytest.fixture
 async def service(
-    tmp_path: Path, chdb_dsn: str, database_name: str, kafka_broker: Any, kafka_transport: Any
-) -> AsyncIterator[Service]:
-    config = load_config(
-        None,
-        environ={},
-        overrides={
-            "service.data_dir": str(tmp_path / "data"),
-            "sinks.clickhouse.dsn": chdb_dsn,
-            "sinks.clickhouse.database": database_name,
-            "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-            "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-            "admin.endpoint": "127.0.0.1:0",
-            "processors.assembly.context_wait_s": 0.2,
-            "evals.sampling.schedule": False,
-            **kafka_transport(kafka_broker.bootstrap),
-        },
-    )
-    svc = Service(config)
-    await svc.start()
-    yield svc
-    await svc.aclose()
+    kafka_broker: Any, service_factory: Any, database_name: str, kafka_transport: Any
+) -> Service:
+    # kafka_broker first: set up before the service factory, it stops after the service closes.
+    svc: Service = await service_factory("data", database_name, **kafka_transport(kafka_broker.bootstrap))
+    return svc
 
 
-async def test_broker_down_for_30s_loses_nothing_acknowledged(service: Service, kafka_broker: Any) -> None:
+async def test_broker_down_for_30s_loses_nothing_acknowledged(
+    service: Service, kafka_broker: Any, scaled_sessions: Any
+) -> None:
     assert service.http is not None and service.sink is not None
     url = f"http://127.0.0.1:{service.http.port}/v1/traces"
     acked: list[int] = []  # first session of each acknowledged request
@@ -68,7 +40,7 @@ async def test_broker_down_for_30s_loses_nothing_acknowledged(service: Service, 
         timeout = aiohttp.ClientTimeout(total=120)
         async with aiohttp.ClientSession(timeout=timeout) as client:
             while not stop_sending.is_set():
-                body = scaled.requests("outage", range(n, n + 50), second=False, per_request=50)[0]
+                body = scaled_sessions.requests("outage", range(n, n + 50), second=False, per_request=50)[0]
                 async with client.post(
                     url, data=body, headers={"Content-Type": "application/x-protobuf"}
                 ) as r:

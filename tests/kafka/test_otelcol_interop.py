@@ -6,11 +6,7 @@ same spans give when the SDK exports them to tracesieve directly (embedded mode)
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,23 +16,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tracesieve.collector.config import load_config
 from tracesieve.collector.service import Service
 
-_spec = importlib.util.spec_from_file_location(
-    "tracesieve_tests_otelcol", Path(__file__).with_name("_otelcol.py")
-)
-assert _spec is not None and _spec.loader is not None
-_otelcol = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
-if _spec.name not in sys.modules:
-    sys.modules[_spec.name] = _otelcol
-    _spec.loader.exec_module(_otelcol)
-otelcol, collectors = _otelcol.otelcol, _otelcol.collectors  # fixtures
-Collectors, forward_kafka_env = _otelcol.Collectors, _otelcol.forward_kafka_env
-
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(1800)]
-
-MakeService = Callable[..., Awaitable[Service]]
 
 # (session, question, answer, failed): a weak answer then a rephrase, a refusal, a failure, and a
 # clean exchange.
@@ -91,36 +73,6 @@ async def export(port: int, spans: list[ReadableSpan]) -> None:
         await asyncio.to_thread(exporter.shutdown)
 
 
-@pytest.fixture
-async def make_service(tmp_path: Path, chdb_dsn: str) -> AsyncIterator[MakeService]:
-    started: list[Service] = []
-
-    async def make(name: str, database: str, **overrides: Any) -> Service:
-        config = load_config(
-            None,
-            environ={},
-            overrides={
-                "service.data_dir": str(tmp_path / name),
-                "sinks.clickhouse.dsn": chdb_dsn,
-                "sinks.clickhouse.database": database,
-                "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-                "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-                "admin.endpoint": "127.0.0.1:0",
-                "processors.assembly.context_wait_s": 0.5,
-                "evals.sampling.schedule": False,
-                **overrides,
-            },
-        )
-        service = Service(config)
-        await service.start()
-        started.append(service)
-        return service
-
-    yield make
-    for service in started:
-        await service.aclose()
-
-
 async def rows(service: Service, sql: str) -> list[tuple[Any, ...]]:
     assert service.sink is not None
     _, result = await service.sink.query(sql, None)
@@ -129,18 +81,23 @@ async def rows(service: Service, sql: str) -> list[tuple[Any, ...]]:
 
 @pytest.mark.parametrize("by_trace_id", [False, True], ids=["unkeyed", "partition_traces_by_id"])
 async def test_spans_through_the_official_collector_and_kafka_give_the_same_rows(
-    make_service: MakeService,
+    service_factory: Any,
     collectors: Any,
     kafka_bootstrap: str,
     topic_prefix: str,
     kafka_transport: Any,
     database_name: str,
     by_trace_id: bool,
+    otelcol_helpers: Any,
 ) -> None:
     spans = await asyncio.to_thread(sdk_spans)
-    direct = await make_service("direct", database_name + "_d")
-    scaled = await make_service("scaled", database_name + "_k", **kafka_transport())
-    env = forward_kafka_env(kafka_bootstrap, topic_prefix, by_trace_id=by_trace_id)
+    direct = await service_factory(
+        "direct", database_name + "_d", **{"processors.assembly.context_wait_s": 0.5}
+    )
+    scaled = await service_factory(
+        "scaled", database_name + "_k", **kafka_transport(), **{"processors.assembly.context_wait_s": 0.5}
+    )
+    env = otelcol_helpers.forward_kafka_env(kafka_bootstrap, topic_prefix, by_trace_id=by_trace_id)
     # The collector publishes to the topics tracesieve reads (created by it, with its partitions).
     env["OTELCOL_SPANS_TOPIC"] = scaled.config.transport.kafka.topics.spans
     env["OTELCOL_LOGS_TOPIC"] = scaled.config.transport.kafka.topics.logs

@@ -20,11 +20,8 @@ acks=all) is decoded by the collector's Kafka receiver (read-tracesieve-topics.y
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,17 +52,6 @@ RECORD_POLLS = 120
 # A cold build of the collector (first use on a machine) takes minutes on 2 shared cores.
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(1800)]
 
-
-_spec = importlib.util.spec_from_file_location(
-    "tracesieve_tests_otelcol", Path(__file__).with_name("_otelcol.py")
-)
-assert _spec is not None and _spec.loader is not None
-_otelcol = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
-if _spec.name not in sys.modules:
-    sys.modules[_spec.name] = _otelcol
-    _spec.loader.exec_module(_otelcol)
-otelcol, collectors = _otelcol.otelcol, _otelcol.collectors  # fixtures
-Collectors, forward_kafka_env, free_port = _otelcol.Collectors, _otelcol.forward_kafka_env, _otelcol.free_port
 
 # --- the data, made by the SDK as an instrumented app makes it -----------------------------------
 
@@ -246,14 +232,15 @@ def assert_spans_intact(received: Sequence[ProtoSpan], sent: Sequence[ReadableSp
 
 
 async def test_exporter_writes_each_request_as_one_unkeyed_otlp_proto_record(
-    collectors: Collectors,
+    collectors: Any,
+    otelcol_helpers: Any,
     kafka_bootstrap: str,
     topic_prefix: str,
     topics: tuple[str, str],
     sdk_data: SdkData,
 ) -> None:
     spans_topic, logs_topic = topics
-    env = forward_kafka_env(kafka_bootstrap, topic_prefix, by_trace_id=False)
+    env = otelcol_helpers.forward_kafka_env(kafka_bootstrap, topic_prefix, by_trace_id=False)
     await collectors.start("forward-kafka.yaml", env)
     grpc_port = int(env["OTELCOL_OTLP_GRPC_ENDPOINT"].rsplit(":", 1)[1])
 
@@ -302,14 +289,15 @@ async def test_exporter_writes_each_request_as_one_unkeyed_otlp_proto_record(
 
 
 async def test_partition_traces_by_id_splits_a_request_into_one_record_per_trace(
-    collectors: Collectors,
+    collectors: Any,
+    otelcol_helpers: Any,
     kafka_bootstrap: str,
     topic_prefix: str,
     topics: tuple[str, str],
     sdk_data: SdkData,
 ) -> None:
     spans_topic, _ = topics
-    env = forward_kafka_env(kafka_bootstrap, topic_prefix, by_trace_id=True)
+    env = otelcol_helpers.forward_kafka_env(kafka_bootstrap, topic_prefix, by_trace_id=True)
     await collectors.start("forward-kafka.yaml", env)
     grpc_port = int(env["OTELCOL_OTLP_GRPC_ENDPOINT"].rsplit(":", 1)[1])
 
@@ -334,7 +322,8 @@ async def test_partition_traces_by_id_splits_a_request_into_one_record_per_trace
 
 
 async def test_kafka_receiver_decodes_records_written_as_tracesieve_writes_them(
-    collectors: Collectors,
+    collectors: Any,
+    otelcol_helpers: Any,
     kafka_bootstrap: str,
     topic_prefix: str,
     topics: tuple[str, str],

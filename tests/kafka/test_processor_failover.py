@@ -11,7 +11,6 @@ stores together are the run's output.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import signal
@@ -27,15 +26,6 @@ import aiohttp
 import pytest
 from tracesieve.collector.config import load_config
 from tracesieve.collector.service import Service
-
-_spec = importlib.util.spec_from_file_location(
-    "tracesieve_tests_scaled", Path(__file__).with_name("_scaled.py")
-)
-assert _spec is not None and _spec.loader is not None
-scaled = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
-if _spec.name not in sys.modules:
-    sys.modules[_spec.name] = scaled
-    _spec.loader.exec_module(scaled)
 
 SESSIONS = 10_000
 
@@ -147,7 +137,7 @@ async def _until(check: Any, what: str, tries: int = 900) -> None:
 
 
 async def test_processor_crash_and_rebalance_lose_and_duplicate_nothing(
-    front: list[Service], tmp_path: Path, kafka_transport: Any
+    front: list[Service], tmp_path: Path, kafka_transport: Any, scaled_sessions: Any
 ) -> None:
     receiver = front[0]
     assert receiver.http is not None
@@ -158,28 +148,30 @@ async def test_processor_crash_and_rebalance_lose_and_duplicate_nothing(
     try:
         await asyncio.to_thread(first.start)
         port = receiver.http.port
-        await _send(port, scaled.requests(run, ids, second=False))
+        await _send(port, scaled_sessions.requests(run, ids, second=False))
         await _until(lambda: first.count() >= SESSIONS, "the first turns to be stored")
         await asyncio.sleep(2.5)  # a checkpoint: the first turns are in the changelog
 
         # The second turns in four slices: the crash, the join and the leave fall between them.
         quarter = SESSIONS // 4
         slices = [range(start, start + quarter) for start in range(0, SESSIONS, quarter)]
-        sender = asyncio.create_task(_send(port, scaled.requests(run, slices[0], True, per_request=50), 0.05))
+        sender = asyncio.create_task(
+            _send(port, scaled_sessions.requests(run, slices[0], True, per_request=50), 0.05)
+        )
         await _until(lambda: first.count() >= SESSIONS + 500, "some second turns")
         first.kill()  # mid-stream: slice 0 is still being sent
         killed_at = time.time()
         await sender
-        await _send(port, scaled.requests(run, slices[1], second=True))  # while no processor runs
+        await _send(port, scaled_sessions.requests(run, slices[1], second=True))  # while no processor runs
         await asyncio.to_thread(first.start)
         await _until(lambda: first.count() >= SESSIONS + 2 * quarter, "the restarted processor")
         await asyncio.to_thread(second.start)
         await _until(lambda: "assigned" in second.log.read_text(), "the second replica to take partitions")
-        await _send(port, scaled.requests(run, slices[2], second=True))
+        await _send(port, scaled_sessions.requests(run, slices[2], second=True))
         await _until(lambda: second.count() > 0, "the second replica to write")
         await _until(lambda: first.count() + second.count() >= SESSIONS + 3 * quarter, "slice 2")
         await asyncio.to_thread(second.stop)  # leaves the group: its partitions go back, state and all
-        await _send(port, scaled.requests(run, slices[3], second=True))
+        await _send(port, scaled_sessions.requests(run, slices[3], second=True))
         await _until(lambda: first.count() + second.count() >= 2 * SESSIONS, "every span to be stored")
         await asyncio.sleep(2)  # let anything extra (a duplicate) arrive before counting
 
@@ -198,7 +190,7 @@ async def test_processor_crash_and_rebalance_lose_and_duplicate_nothing(
             )
         ]
         assert len(signal_rows) == len({(r[1], r[2]) for r in signal_rows})  # no signal row twice
-        assert {(r[0], r[2]) for r in signal_rows} == scaled.expected_signals(run, ids)
+        assert {(r[0], r[2]) for r in signal_rows} == scaled_sessions.expected_signals(run, ids)
         # Rephrases whose second turn came after the crash were found from the restored state.
         late = [r for r in signal_rows if r[2] == "rephrase" and r[3] > killed_at]
         assert late

@@ -3,57 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from tracesieve.collector.config import load_config
 from tracesieve.collector.service import Service
-
-_spec = importlib.util.spec_from_file_location(
-    "tracesieve_tests_scaled", Path(__file__).with_name("_scaled.py")
-)
-assert _spec is not None and _spec.loader is not None
-scaled = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
-if _spec.name not in sys.modules:
-    sys.modules[_spec.name] = scaled
-    _spec.loader.exec_module(scaled)
-
-MakeService = Callable[..., Awaitable[Service]]
-
-
-@pytest.fixture
-async def make_service(tmp_path: Path, chdb_dsn: str) -> AsyncIterator[MakeService]:
-    started: list[Service] = []
-
-    async def make(name: str, database: str, **overrides: Any) -> Service:
-        config = load_config(
-            None,
-            environ={},
-            overrides={
-                "service.data_dir": str(tmp_path / name),
-                "sinks.clickhouse.dsn": chdb_dsn,
-                "sinks.clickhouse.database": database,
-                "receivers.otlp.protocols.grpc.endpoint": "127.0.0.1:0",
-                "receivers.otlp.protocols.http.endpoint": "127.0.0.1:0",
-                "admin.endpoint": "127.0.0.1:0",
-                "processors.assembly.context_wait_s": 0.2,
-                "evals.sampling.schedule": False,
-                **overrides,
-            },
-        )
-        service = Service(config)
-        await service.start()
-        started.append(service)
-        return service
-
-    yield make
-    for service in started:
-        await service.aclose()
 
 
 async def post(service: Service, bodies: list[bytes]) -> None:
@@ -85,15 +38,15 @@ SPAN_COLUMNS = "TraceId, SpanId, SessionId, Kind, OutputText, InputMessages, Sta
 
 
 async def test_kafka_pipeline_stores_the_same_rows_as_embedded(
-    make_service: MakeService, kafka_transport: Any, database_name: str
+    service_factory: Any, kafka_transport: Any, scaled_sessions: Any, database_name: str
 ) -> None:
     run, ids = "same", range(300)
-    embedded = await make_service("embedded", database_name + "_e")
-    kafka = await make_service("scaled", database_name + "_k", **kafka_transport())
+    embedded = await service_factory("embedded", database_name + "_e")
+    kafka = await service_factory("scaled", database_name + "_k", **kafka_transport())
     for second in (False, True):
-        body = scaled.requests(run, ids, second)
+        body = scaled_sessions.requests(run, ids, second)
         await asyncio.gather(post(embedded, body), post(kafka, body))
-    want = scaled.expected_signals(run, ids)
+    want = scaled_sessions.expected_signals(run, ids)
     assert embedded.pipeline is not None
     assert await embedded.pipeline.wait_stored()
     await settled(embedded, 600, len(want))
