@@ -123,7 +123,7 @@ def _await_assignment(processors: list[Stage], timeout_s: float = 60) -> None:
     """Until every replica has been assigned partitions (the group has settled)."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        if all("assigned" in p.log.read_text() for p in processors):
+        if all(" assigned: " in p.log.read_text() for p in processors):
             time.sleep(1.0)  # a last rebalance may follow the last join
             return
         time.sleep(0.2)
@@ -163,13 +163,13 @@ def rebalance_times(bootstrap: str) -> dict[str, float]:
                 stop = asyncio.Event()
                 task = asyncio.create_task(stream(stop))
                 await asyncio.sleep(3)
-                assigned_before = a.log.read_text().count("assigned")
+                assigned_before = a.log.read_text().count(" assigned: ")
                 count_before = await asyncio.to_thread(a.count)
                 t0 = time.perf_counter()
                 leaver.process.send_signal(sig)
                 assigned_at = rows_at = 0.0
                 while not (assigned_at and rows_at) and time.perf_counter() - t0 < 120:
-                    if not assigned_at and a.log.read_text().count("assigned") > assigned_before:
+                    if not assigned_at and a.log.read_text().count(" assigned: ") > assigned_before:
                         assigned_at = time.perf_counter() - t0
                     if assigned_at and await asyncio.to_thread(a.count) > count_before + 400:
                         rows_at = time.perf_counter() - t0

@@ -12,7 +12,6 @@ which rebuilds the assembly; the spans it publishes twice are dropped by the pro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from tracesieve.processors.assembly import Released, TraceAssembler
 from tracesieve.processors.assembly.config import AssemblyConfig
 from tracesieve.processors.normalise import apply_log_event
 
-from .clients import new_producer, renew_producer
+from .clients import acknowledged, new_producer, renew_producer
 from .config import KafkaTransportConfig
 from .records import Item, RecordError, decode_items
 from .routing import Partitions, feedback_key, send_grouped, session_key
@@ -183,9 +182,8 @@ class AssemblyStage(ConsumerStage):
                 out.extend((key, early) for early in part.early_feedback.pop(span.trace_id, ()))
                 out.append((key, span))
         if out:
-            await asyncio.gather(
-                *await send_grouped(self._producer, self._partitions, self.cfg.topics.canonical, out)
-            )
+            sends = await send_grouped(self._producer, self._partitions, self.cfg.topics.canonical, out)
+            await acknowledged(sends, self._producer)
             self.spans_out += len(out)
         for part, released, _ in ready:
             for item in released:
@@ -199,9 +197,8 @@ class AssemblyStage(ConsumerStage):
         if not feedback:
             return
         keyed: list[tuple[bytes, Item]] = [(key, item) for _, _, item, key in feedback]
-        await asyncio.gather(
-            *await send_grouped(self._producer, self._partitions, self.cfg.topics.canonical, keyed)
-        )
+        sends = await send_grouped(self._producer, self._partitions, self.cfg.topics.canonical, keyed)
+        await acknowledged(sends, self._producer)
         for tp, offset, _, _ in feedback:
             part = self._parts.get(tp)
             if part is not None:

@@ -20,6 +20,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tracesieve.processors.sessions import SessionProcessor
 
+from .clients import acknowledged
+
 __all__ = ["PartitionState", "read_states", "write_changes"]
 
 _META = b"meta"
@@ -55,10 +57,11 @@ async def write_changes(
         sends.append(
             await producer.send(topic, None, key=_SESSION_PREFIX + key.encode(), partition=partition)
         )
-    if sends:
-        await asyncio.gather(*sends)
+    await acknowledged(sends, producer)
     meta["offset"] = offset
-    await (await producer.send(topic, orjson.dumps(meta), key=_META, partition=partition))
+    await acknowledged(
+        [await producer.send(topic, orjson.dumps(meta), key=_META, partition=partition)], producer
+    )
     return len(sends) + 1
 
 

@@ -10,19 +10,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import OutOfOrderSequenceNumber, ProducerClosed, ProducerFenced, UnknownProducerId
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from .config import KafkaTransportConfig
 
 __all__ = [
+    "ACK_TIMEOUT_S",
     "FATAL_PRODUCER_ERRORS",
+    "acknowledged",
     "ensure_topics",
     "new_consumer",
     "new_producer",
+    "producer_stopped",
     "renew_producer",
     "topic_plan",
 ]
@@ -34,6 +45,10 @@ _log = logging.getLogger(__name__)
 FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, ProducerFenced, ProducerClosed, UnknownProducerId)
 
 _stopping: set[asyncio.Task[None]] = set()
+
+# How long a send may wait for the broker's acknowledgement: beyond the producer's own request
+# timeout, so that only a producer that will never answer (its sender stopped) trips it.
+ACK_TIMEOUT_S = 60.0
 
 # Create-topics error codes that mean "fine": none, and already exists.
 _OK_CODES = {0, 36}
@@ -73,6 +88,26 @@ async def renew_producer(old: AIOKafkaProducer | None, cfg: KafkaTransportConfig
             await producer.stop()
         raise
     return producer
+
+
+def producer_stopped(producer: AIOKafkaProducer) -> bool:
+    """Whether aiokafka stopped this producer's sender after a fatal error: what it is given
+    then never leaves, and nothing says so but the sender task's end."""
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return task is not None and task.done()
+
+
+async def acknowledged(sends: Sequence[asyncio.Future[object]], producer: AIOKafkaProducer) -> None:
+    """Wait for the acknowledgement of every send; a KafkaError if one fails, if the producer
+    stopped, or if none came within :data:`ACK_TIMEOUT_S` (the stage then restarts)."""
+    if producer_stopped(producer):
+        raise KafkaError("the Kafka producer stopped after a fatal error")
+    if not sends:
+        return
+    try:
+        await asyncio.wait_for(asyncio.gather(*sends), ACK_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise KafkaTimeoutError(f"no acknowledgement from Kafka in {ACK_TIMEOUT_S:.0f} s") from exc
 
 
 def new_consumer(cfg: KafkaTransportConfig, group_suffix: str | None, **overrides: Any) -> AIOKafkaConsumer:

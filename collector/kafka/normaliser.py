@@ -13,7 +13,6 @@ client any more, and one bad record must not stop the partition.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -30,7 +29,7 @@ from tracesieve.processors.normalise import (
     normalise_traces,
 )
 
-from .clients import new_producer, renew_producer
+from .clients import acknowledged, new_producer, renew_producer
 from .config import KafkaTransportConfig
 from .records import Item
 from .routing import Partitions, feedback_key, send_grouped
@@ -97,8 +96,7 @@ class NormaliserStage(ConsumerStage):
             offsets[tp] = records[-1].offset + 1
         sends = await send_grouped(self._producer, self._partitions, topics.traces, to_traces)
         sends += await send_grouped(self._producer, self._partitions, topics.canonical, to_canonical)
-        if sends:
-            await asyncio.gather(*sends)  # every record acknowledged (acks=all) before the commit
+        await acknowledged(sends, self._producer)  # every record acknowledged (acks=all) before the commit
         self.items_out += len(to_traces) + len(to_canonical)
         return offsets
 

@@ -19,13 +19,13 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, ProducerClosed
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tracesieve.collector.contracts import Feedback, PartialResult
 from tracesieve.collector.errors import PayloadTooLargeError, RetryableError
 
-from .clients import FATAL_PRODUCER_ERRORS, new_producer, renew_producer
+from .clients import ACK_TIMEOUT_S, FATAL_PRODUCER_ERRORS, new_producer, producer_stopped, renew_producer
 from .config import KafkaTransportConfig
 
 __all__ = ["KafkaPublisher"]
@@ -76,8 +76,14 @@ class KafkaPublisher:
         if producer is None:
             raise RetryableError("tracesieve is shutting down", retry_after_s=1.0)
         try:
+            if producer_stopped(producer):
+                raise ProducerClosed()
             # Shielded: a client that hangs up must not cancel a send the broker may still take.
-            await asyncio.shield(producer.send_and_wait(topic, raw))
+            await asyncio.wait_for(asyncio.shield(producer.send_and_wait(topic, raw)), ACK_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise RetryableError(
+                "Kafka did not acknowledge the request in time", retry_after_s=_RETRY_AFTER_S
+            ) from exc
         except MessageSizeTooLargeError as exc:
             raise PayloadTooLargeError(
                 f"request of {len(raw)} bytes is over transport.kafka.max_request_bytes"

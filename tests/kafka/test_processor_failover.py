@@ -128,12 +128,27 @@ async def _send(port: int, bodies: list[bytes], pause_s: float = 0.0) -> None:
             await asyncio.sleep(pause_s)
 
 
-async def _until(check: Any, what: str, tries: int = 900) -> None:
+async def _until(check: Any, what: str, state: Any = None, tries: int = 900) -> None:
     for _ in range(tries):
         if await asyncio.to_thread(check):
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f"\n{state()}" if state else ""))
+
+
+def _describe(front: list[Service], processors: list[Processor]) -> str:
+    """Where the stream stands, for a timeout's message."""
+    lines = []
+    for service in front:
+        for stage in service.stages:
+            lines.append(
+                f"{stage.name}: records in {stage.records_in}, failure {stage.failure}, "
+                f"partitions {sorted(tp.partition for tp in stage.assignment)}, busy {stage._lock.locked()}"
+            )
+    for n, p in enumerate(processors, 1):
+        tail = p.log.read_text(errors="replace").splitlines()[-8:] if p.log.exists() else []
+        lines.append(f"processor {n} log tail:\n  " + "\n  ".join(tail))
+    return "\n".join(lines)
 
 
 async def test_processor_crash_and_rebalance_lose_and_duplicate_nothing(
@@ -145,11 +160,15 @@ async def test_processor_crash_and_rebalance_lose_and_duplicate_nothing(
     first = Processor(tmp_path / "p1", overrides)
     second = Processor(tmp_path / "p2", overrides)
     run, ids = "failover", range(SESSIONS)
+
+    async def until(check: Any, what: str) -> None:
+        await _until(check, what, lambda: _describe(front, [first, second]))
+
     try:
         await asyncio.to_thread(first.start)
         port = receiver.http.port
         await _send(port, scaled_sessions.requests(run, ids, second=False))
-        await _until(lambda: first.count() >= SESSIONS, "the first turns to be stored")
+        await until(lambda: first.count() >= SESSIONS, "the first turns to be stored")
         await asyncio.sleep(2.5)  # a checkpoint: the first turns are in the changelog
 
         # The second turns in four slices: the crash, the join and the leave fall between them.
@@ -158,21 +177,23 @@ async def test_processor_crash_and_rebalance_lose_and_duplicate_nothing(
         sender = asyncio.create_task(
             _send(port, scaled_sessions.requests(run, slices[0], True, per_request=50), 0.05)
         )
-        await _until(lambda: first.count() >= SESSIONS + 500, "some second turns")
+        await until(lambda: first.count() >= SESSIONS + 500, "some second turns")
         first.kill()  # mid-stream: slice 0 is still being sent
         killed_at = time.time()
         await sender
         await _send(port, scaled_sessions.requests(run, slices[1], second=True))  # while no processor runs
         await asyncio.to_thread(first.start)
-        await _until(lambda: first.count() >= SESSIONS + 2 * quarter, "the restarted processor")
+        await until(lambda: first.count() >= SESSIONS + 2 * quarter, "the restarted processor")
         await asyncio.to_thread(second.start)
-        await _until(lambda: "assigned" in second.log.read_text(), "the second replica to take partitions")
+        # Its own line, once the partitions are restored (aiokafka's "Revoking previously assigned
+        # partitions" comes at the start of the join, before the first replica let them go).
+        await until(lambda: " assigned: " in second.log.read_text(), "the second replica to take partitions")
         await _send(port, scaled_sessions.requests(run, slices[2], second=True))
-        await _until(lambda: second.count() > 0, "the second replica to write")
-        await _until(lambda: first.count() + second.count() >= SESSIONS + 3 * quarter, "slice 2")
+        await until(lambda: second.count() > 0, "the second replica to write")
+        await until(lambda: first.count() + second.count() >= SESSIONS + 3 * quarter, "slice 2")
         await asyncio.to_thread(second.stop)  # leaves the group: its partitions go back, state and all
         await _send(port, scaled_sessions.requests(run, slices[3], second=True))
-        await _until(lambda: first.count() + second.count() >= 2 * SESSIONS, "every span to be stored")
+        await until(lambda: first.count() + second.count() >= 2 * SESSIONS, "every span to be stored")
         await asyncio.sleep(2)  # let anything extra (a duplicate) arrive before counting
 
         spans = {
