@@ -17,14 +17,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, LogEvent
 from tracesieve.collector.stored_watermark import StoredWatermark
 from tracesieve.processors.assembly import Released, TraceAssembler
 from tracesieve.processors.assembly.config import AssemblyConfig
 from tracesieve.processors.normalise import apply_log_event
 
-from .clients import acknowledged, new_producer, renew_producer
+from .clients import acknowledged
 from .config import KafkaTransportConfig
 from .records import Item, RecordError, decode_items
 from .routing import Partitions, feedback_key, send_grouped, session_key
@@ -64,20 +64,9 @@ class AssemblyStage(ConsumerStage):
         super().__init__(cfg, [cfg.topics.traces], on_fatal)
         self._assembly = assembly
         self._parts: dict[TopicPartition, _Partition] = {}
-        self._producer: AIOKafkaProducer | None = None
         self._partitions = Partitions()
         self.spans_out = 0
         self.bad_records = 0
-
-    async def start(self) -> None:
-        self._producer = new_producer(self.cfg)
-        await self._producer.start()
-        await super().start()
-
-    async def aclose(self, deadline: float) -> None:
-        await super().aclose(deadline)
-        if self._producer is not None:
-            await self._producer.stop()
 
     async def partitions_assigned(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         for tp in assigned:
@@ -100,9 +89,6 @@ class AssemblyStage(ConsumerStage):
         for tp in revoked:
             self._parts.pop(tp, None)
         return {tp: o for tp, o in offsets.items() if o > 0}
-
-    async def reconnect(self) -> None:
-        self._producer = await renew_producer(self._producer, self.cfg)
 
     async def handle(self, batch: Batch) -> Offsets:
         feedback: list[tuple[TopicPartition, int, Feedback, bytes]] = []

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaProducer
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -29,7 +28,7 @@ from tracesieve.processors.normalise import (
     normalise_traces,
 )
 
-from .clients import acknowledged, new_producer, renew_producer
+from .clients import acknowledged
 from .config import KafkaTransportConfig
 from .records import Item
 from .routing import Partitions, feedback_key, send_grouped
@@ -52,24 +51,10 @@ class NormaliserStage(ConsumerStage):
         topics = cfg.topics
         super().__init__(cfg, [topics.spans, topics.logs, topics.feedback], on_fatal)
         self._normalise = normalise
-        self._producer: AIOKafkaProducer | None = None
         self._partitions = Partitions()
         self.items_out = 0
         self.rejected_items = 0
         self.bad_records = 0
-
-    async def start(self) -> None:
-        self._producer = new_producer(self.cfg)
-        await self._producer.start()
-        await super().start()
-
-    async def aclose(self, deadline: float) -> None:
-        await super().aclose(deadline)
-        if self._producer is not None:
-            await self._producer.stop()
-
-    async def reconnect(self) -> None:
-        self._producer = await renew_producer(self._producer, self.cfg)
 
     async def handle(self, batch: Batch) -> Offsets:
         assert self._producer is not None

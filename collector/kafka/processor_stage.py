@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from tracesieve.collector.analysis_host import build_processor
 from tracesieve.collector.config import ProcessorsConfig
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, SpanRef
@@ -32,7 +32,7 @@ from tracesieve.processors.sessions import Findings, SessionProcessor
 from tracesieve.sinks.clickhouse import ClickHouseSink
 
 from .changelog import read_states, write_changes
-from .clients import new_consumer, new_producer, renew_producer
+from .clients import new_consumer
 from .config import KafkaTransportConfig
 from .records import RecordError, decode_items
 from .stage import Batch, ConsumerStage, Offsets
@@ -73,7 +73,6 @@ class ProcessorStage(ConsumerStage):
         self._processors = processors
         self._sink = sink
         self._parts: dict[TopicPartition, _Partition] = {}
-        self._producer: AIOKafkaProducer | None = None
         self._restorer: AIOKafkaConsumer | None = None
         self.spans_written = 0
         self.spans_replayed = 0
@@ -83,17 +82,14 @@ class ProcessorStage(ConsumerStage):
         self.restores = 0
 
     async def start(self) -> None:
-        self._producer = new_producer(self.cfg)
-        await self._producer.start()
         self._restorer = new_consumer(self.cfg, None)
         await self._restorer.start()
         await super().start()
 
     async def aclose(self, deadline: float) -> None:
         await super().aclose(deadline)
-        for client in (self._restorer, self._producer):
-            if client is not None:
-                await client.stop()
+        if self._restorer is not None:
+            await self._restorer.stop()
 
     # -- partitions -------------------------------------------------------------------------------
 
@@ -140,9 +136,6 @@ class ProcessorStage(ConsumerStage):
         return offsets
 
     # -- the stream -------------------------------------------------------------------------------
-
-    async def reconnect(self) -> None:
-        self._producer = await renew_producer(self._producer, self.cfg)
 
     async def handle(self, batch: Batch) -> Offsets:
         to_write: list[CanonicalSpan] = []

@@ -21,10 +21,16 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from .clients import new_consumer
+from .clients import new_consumer, new_producer, renew_producer
 from .config import KafkaTransportConfig
 
 __all__ = ["Batch", "ConsumerStage", "Offsets"]
@@ -63,6 +69,8 @@ class ConsumerStage:
         self._topics = topics
         self._on_fatal = on_fatal
         self._consumer: AIOKafkaConsumer | None = None
+        # What the stage writes to Kafka goes through this idempotent producer (acks=all).
+        self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -93,6 +101,7 @@ class ConsumerStage:
     async def reconnect(self) -> None:
         """Before a new consumer joins after a Kafka error: replace the stage's other clients
         (a producer may be dead for good). Raises KafkaError while the broker is unreachable."""
+        self._producer = await renew_producer(self._producer, self.cfg)
 
     async def stopping(self) -> Offsets:
         """The process is shutting down: flush what is ready; return the offsets to commit."""
@@ -105,6 +114,8 @@ class ConsumerStage:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
 
     async def start(self) -> None:
+        self._producer = new_producer(self.cfg)
+        await self._producer.start()
         consumer = new_consumer(self.cfg, self.name)
         await consumer.start()
         consumer.subscribe(self._topics, listener=_Listener(self))
@@ -131,6 +142,9 @@ class ConsumerStage:
         with contextlib.suppress(Exception):
             # Leaves the group, so its partitions move at once rather than after the session timeout.
             await asyncio.wait_for(consumer.stop(), max(0.1, deadline - loop.time()))
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._producer.stop(), max(0.1, deadline - loop.time()))
 
     async def caught_up(self) -> bool:
         """Whether this stage has read everything its partitions hold right now and passed it
