@@ -1,5 +1,9 @@
 """The running service: builds the pipeline from a Config, starts and stops it in order.
 
+With ``transport.kind: embedded`` that is the one-process pipeline; with ``kafka`` it is the
+stages ``service.role`` names (receivers publishing to Kafka, the normaliser and assembler, the
+processor replicas; all of them for ``all``), see :mod:`tracesieve.collector.kafka`.
+
 Start order is downstream-first (store, pipeline, admin, then receivers) and stop order the
 reverse, as in the OTel Collector's service graph, so no receiver ever accepts data that has
 nowhere to go. While it runs, ``<data_dir>/collector.json`` tells ``tracesieve query`` where the
