@@ -25,6 +25,7 @@ __all__ = [
     "KIND_RETRIEVAL",
     "KIND_TOOL",
     "SPAN_KINDS",
+    "Admission",
     "CanonicalSpan",
     "Component",
     "Feedback",
@@ -277,6 +278,17 @@ class PartialResult(NamedTuple):
 
     rejected: int = 0
     message: str = ""
+
+
+@runtime_checkable
+class Admission(Protocol):
+    """An ``OtlpConsumer`` that can refuse a request before the receiver reads its body.
+
+    Receivers call ``admit()`` first, before reading or decoding anything; it raises a
+    ``RetryableError`` (the memory limiter's ``MemoryLimitError``) when no work may come in now.
+    """
+
+    def admit(self) -> None: ...
 
 
 @runtime_checkable

@@ -11,11 +11,11 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from tracesieve.collector.contracts import Component, OtlpConsumer, PartialResult
+from tracesieve.collector.contracts import Admission, Component, OtlpConsumer, PartialResult
 from tracesieve.collector.errors import OverloadedError
 from tracesieve.collector.receivers._codec import LOGS, TRACES, Signal
 
-__all__ = ["InflightLimiter", "Lease", "ReceiverFactory", "dispatch", "parse_endpoint"]
+__all__ = ["InflightLimiter", "Lease", "ReceiverFactory", "admission_of", "dispatch", "parse_endpoint"]
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -42,6 +42,11 @@ async def dispatch(consumer: OtlpConsumer, signal: Signal, message: Message, raw
     return PartialResult()
 
 
+def admission_of(consumer: OtlpConsumer) -> Callable[[], None] | None:
+    """The consumer's ``admit`` check (``contracts.Admission``), called before a body is read."""
+    return consumer.admit if isinstance(consumer, Admission) else None
+
+
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """``host:port`` (IPv6 hosts in brackets) → ``(host, port)``; ValueError if malformed."""
     host, sep, port_text = endpoint.rpartition(":")
@@ -63,7 +68,14 @@ class InflightLimiter:
     Single event loop only (no locking). ``wait_idle`` lets shutdown drain what was accepted.
     """
 
-    def __init__(self, max_requests: int, max_bytes: int, retry_after_s: float) -> None:
+    def __init__(
+        self,
+        max_requests: int,
+        max_bytes: int,
+        retry_after_s: float,
+        admit: Callable[[], None] | None = None,
+    ) -> None:
+        self._admit = admit
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self._retry_after_s = retry_after_s
@@ -73,7 +85,10 @@ class InflightLimiter:
         self._idle.set()
 
     def acquire(self, nbytes: int = 0) -> Lease:
-        """Admit one request holding ``nbytes``; raises OverloadedError when over a limit."""
+        """Admit one request holding ``nbytes``; raises OverloadedError when over a limit (or
+        whatever the consumer's ``admit`` raises: the memory limiter's MemoryLimitError)."""
+        if self._admit is not None:
+            self._admit()
         if self.requests >= self.max_requests:
             raise OverloadedError(
                 f"too many requests in flight ({self.max_requests}); retry later", self._retry_after_s
