@@ -2,7 +2,9 @@
 
 The embedded engine (chDB) lets one process at a time open a data folder. So when a collector
 runs on the folder (its run file names a live pid), the SQL goes to that collector's admin API;
-otherwise the store is opened here, read-only.
+otherwise the store is opened here, read-only. An admin API served over TLS (``https`` in the
+run file) is verified against ``ca_file`` (else the system's CAs and ``$SSL_CERT_FILE``), and a
+client certificate is presented when the port asks for one (``admin.tls.client_ca_file``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -18,6 +21,7 @@ from typing import Any
 
 from tracesieve.collector.errors import PermanentError, RetryableError
 from tracesieve.collector.service import read_run_file
+from tracesieve.collector.tls import client_ssl_context
 from tracesieve.sinks.clickhouse import ClickHouseSinkConfig, query_store
 
 __all__ = ["run_query"]
@@ -31,12 +35,17 @@ def run_query(
     data_dir: Path,
     database: str | None = None,
     token: str | None = None,
+    ca_file: Path | None = None,
+    client_cert: Path | None = None,
+    client_key: Path | None = None,
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     data_dir = data_dir.resolve()
     running = read_run_file(data_dir)
     local_dsn = f"chdb://{data_dir / 'chdb'}"
     if running and running.get("admin") and (store is None or store == running.get("store")):
-        return _via_admin(str(running["admin"]), sql, params, token)
+        base = str(running["admin"])
+        context = client_ssl_context(ca_file, client_cert, client_key) if base.startswith("https:") else None
+        return _via_admin(base, sql, params, token, context)
     dsn = store or local_dsn
     fields: dict[str, Any] = {"dsn": dsn}
     if database:
@@ -45,7 +54,7 @@ def run_query(
 
 
 def _via_admin(
-    base: str, sql: str, params: dict[str, Any] | None, token: str | None
+    base: str, sql: str, params: dict[str, Any] | None, token: str | None, context: ssl.SSLContext | None
 ) -> tuple[list[str], Sequence[Sequence[Any]]]:
     body = json.dumps({"sql": sql, "parameters": params}).encode()
     request = urllib.request.Request(f"{base}/api/v1/query", data=body, method="POST")
@@ -53,7 +62,7 @@ def _via_admin(
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
+        with urllib.request.urlopen(request, timeout=120, context=context) as response:
             payload = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode("utf-8", "replace")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field, model_validator
+from tracesieve.collector.receivers._auth import BearerAuthConfig
 from tracesieve.collector.receivers._common import ListenerConfig
+from tracesieve.collector.tls import TlsServerConfig
 
 __all__ = ["OtlpGrpcConfig"]
 
@@ -47,6 +49,12 @@ class OtlpGrpcConfig(ListenerConfig):
         ge=0,
         description="Retry delay advertised in RetryInfo when the failing stage gives none of its own.",
     )
+    auth: BearerAuthConfig | None = Field(
+        default=None,
+        description="Bearer token every request must carry (unset: none; `receivers.otlp.auth` sets it "
+        "for both protocols).",
+    )
+    tls: TlsServerConfig | None = Field(default=None, description="Serve over TLS (unset: plaintext).")
 
     @model_validator(mode="after")
     def _check(self) -> OtlpGrpcConfig:
@@ -54,5 +62,11 @@ class OtlpGrpcConfig(ListenerConfig):
             raise ValueError(
                 "`receivers.otlp.protocols.grpc.max_inflight_bytes` must be ≥ `max_recv_msg_size_bytes` "
                 f"(got {self.max_inflight_bytes} < {self.max_recv_msg_size_bytes})"
+            )
+        if self.tls is not None and self.tls.min_version != "1.2":
+            # grpcio has no setting for it: refusing beats silently accepting TLS 1.2.
+            raise ValueError(
+                "`receivers.otlp.protocols.grpc.tls.min_version`: gRPC always accepts TLS 1.2 and 1.3 "
+                'and cannot be limited to 1.3; use "1.2"'
             )
         return self

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field, model_validator
+from tracesieve.collector.receivers._auth import BearerAuthConfig
 from tracesieve.collector.receivers._common import ListenerConfig
+from tracesieve.collector.tls import TlsServerConfig
 
 __all__ = ["OtlpHttpConfig"]
 
@@ -45,6 +47,12 @@ class OtlpHttpConfig(ListenerConfig):
         gt=0,
         description="Time a client has to send its whole body; slower requests get 503 (retryable).",
     )
+    auth: BearerAuthConfig | None = Field(
+        default=None,
+        description="Bearer token every request must carry (unset: none; `receivers.otlp.auth` sets it "
+        "for both protocols).",
+    )
+    tls: TlsServerConfig | None = Field(default=None, description="Serve over TLS (unset: plaintext).")
 
     @model_validator(mode="after")
     def _check(self) -> OtlpHttpConfig:
