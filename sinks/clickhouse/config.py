@@ -8,7 +8,14 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["BatchConfig", "ClickHouseSinkConfig", "QueueConfig", "resolve_dsn"]
+__all__ = [
+    "EXPIRING_TABLES",
+    "BatchConfig",
+    "ClickHouseSinkConfig",
+    "QueueConfig",
+    "TableTtlConfig",
+    "resolve_dsn",
+]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MEMORY_LOCATIONS = ("", "memory", ":memory:")
@@ -73,6 +80,54 @@ class QueueConfig(BaseModel):
     )
 
 
+# The tables that may expire, and the DateTime column their TTL counts from. The evaluation
+# record (eval_cases, the append-only hash-chained regression set; labels, the human verdicts it
+# is built from; judge_verdicts, what calibration compares them with) never expires.
+EXPIRING_TABLES: dict[str, str] = {
+    "spans": "Timestamp",
+    "signals": "Timestamp",
+    "flagged_spans": "Timestamp",
+    "feedback": "Timestamp",
+    "review_batches": "CreatedAt",
+}
+_NEVER_EXPIRE = ("eval_cases", "labels", "judge_verdicts")
+
+
+class TableTtlConfig(BaseModel):
+    """Retention per table, in days; unset follows ``ttl_days``, 0 keeps rows forever."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spans: int | None = Field(default=None, ge=0, description="Spans, by `Timestamp` (their start).")
+    signals: int | None = Field(
+        default=None, ge=0, description="Failure signals, by `Timestamp` (the event time of their span)."
+    )
+    flagged_spans: int | None = Field(
+        default=None,
+        ge=0,
+        description="Flagged turns (with copies of their prompt and answer), by `Timestamp`.",
+    )
+    feedback: int | None = Field(default=None, ge=0, description="Feedback, by `Timestamp`.")
+    review_batches: int = Field(
+        default=0,
+        ge=0,
+        description="Weekly review batches (copies of the flagged turns reviewers saw), by `CreatedAt`; 0 "
+        "(the default) keeps them, since labels and eval cases point at them.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_the_evaluation_record(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for table in _NEVER_EXPIRE:
+                if table in data:
+                    raise ValueError(
+                        f"`table_ttl_days.{table}`: {table} is part of the evaluation record, which is "
+                        "append-only and never expires"
+                    )
+        return data
+
+
 class ClickHouseSinkConfig(BaseModel):
     """Where and how canonical spans are stored in ClickHouse (embedded chDB or a server)."""
 
@@ -119,8 +174,15 @@ class ClickHouseSinkConfig(BaseModel):
         default=0,
         ge=0,
         description=(
-            "Drop spans whose Timestamp is older than this many days (whole daily parts); 0 keeps them."
+            "Drop rows older than this many days from spans, signals, flagged_spans and feedback "
+            "(whole daily parts where the table is partitioned by day); 0 keeps them. "
+            "`table_ttl_days` overrides it per table."
         ),
+    )
+    table_ttl_days: TableTtlConfig = Field(
+        default_factory=TableTtlConfig,
+        description="Retention per table (spans, signals, flagged_spans, feedback, review_batches), "
+        "overriding `ttl_days`. eval_cases, labels and judge_verdicts never expire.",
     )
     timeout_s: float = Field(
         default=30.0,
@@ -172,6 +234,13 @@ class ClickHouseSinkConfig(BaseModel):
                 f"(got {self.batch.max_items} > {self.queue.max_items})"
             )
         return self
+
+    def ttl_days_by_table(self) -> dict[str, int]:
+        """Days of retention of every table that may expire (0: forever)."""
+        given = self.table_ttl_days.model_dump()
+        return {
+            table: self.ttl_days if given[table] is None else int(given[table]) for table in EXPIRING_TABLES
+        }
 
     @property
     def is_embedded(self) -> bool:
