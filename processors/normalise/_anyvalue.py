@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Truncator", "decode_attributes", "stringify", "to_python"]
+__all__ = ["DROPPED_ATTRIBUTES_KEY", "Truncator", "decode_attributes", "stringify", "to_python"]
 
 
 def to_python(value: Any) -> Any:
@@ -114,13 +114,18 @@ def stringify(value: Any) -> str:
         return str(value)
 
 
+DROPPED_ATTRIBUTES_KEY = "tracesieve.dropped_attributes_count"
+
+
 class Truncator:
-    """Cuts stringified values longer than ``max_bytes`` UTF-8 bytes, ending them with a marker."""
+    """Cuts stringified values longer than ``max_bytes`` UTF-8 bytes, ending them with a marker;
+    :func:`decode_attributes` keeps at most ``max_count`` attributes of one map."""
 
-    __slots__ = ("fast_chars", "max_bytes")
+    __slots__ = ("fast_chars", "max_bytes", "max_count")
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_count: int = 1 << 62) -> None:
         self.max_bytes = max_bytes
+        self.max_count = max_count
         # A str of n characters is at most 4n UTF-8 bytes: shorter ones need no encoding.
         self.fast_chars = max_bytes // 4
 
@@ -142,7 +147,20 @@ def decode_attributes(kvs: Collection[Any], truncate: Truncator) -> tuple[dict[s
     The Python values are complete (content is never cut); the stringified ones are truncated.
     A repeated key keeps its last value, as a map would. When every value is a string short
     enough to keep as it is (most resources, many spans), both are the same dict object.
+    Past ``truncate.max_count`` attributes the rest are dropped, as the OTel SDK's attribute
+    count limit does, and their number is kept under :data:`DROPPED_ATTRIBUTES_KEY`.
     """
+    dropped = len(kvs) - truncate.max_count
+    if dropped <= 0:
+        return _decode_attributes(kvs, truncate)
+    values, strings = _decode_attributes(list(kvs)[: truncate.max_count], truncate)
+    if strings is values:
+        strings = values.copy()
+    strings[DROPPED_ATTRIBUTES_KEY] = str(dropped)
+    return values, strings
+
+
+def _decode_attributes(kvs: Collection[Any], truncate: Truncator) -> tuple[dict[str, Any], dict[str, str]]:
     values: dict[str, Any] = {}
     fixes: dict[str, str] = {}  # key → stringified, where that is not the value itself
     fast = truncate.fast_chars

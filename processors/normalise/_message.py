@@ -38,10 +38,16 @@ _CANONICAL_ROLES = frozenset(("system", "user", "assistant", "tool", "developer"
 
 
 def _role(value: Any) -> str:
-    if value in _CANONICAL_ROLES:
+    if isinstance(value, str) and value in _CANONICAL_ROLES:
         return str(value)
     r = value.strip().lower() if isinstance(value, str) else ""
     return _ROLES.get(r, r)
+
+
+def _part_type(part: dict[str, Any]) -> str:
+    # A structured AnyValue (a log event's attributes) can make it a dict or a list: unhashable.
+    t = part.get("type", "text")
+    return t if isinstance(t, str) else ""
 
 
 def tool_call(call_id: Any, name: Any, arguments: Any) -> ToolCall:
@@ -76,7 +82,7 @@ def text_of(content: Any) -> str:
         for p in content:
             if isinstance(p, str):
                 texts.append(p)
-            elif isinstance(p, dict) and p.get("type", "text") in _TEXT_PARTS:
+            elif isinstance(p, dict) and _part_type(p) in _TEXT_PARTS:
                 t = p.get("content", p.get("text"))
                 if isinstance(t, str):
                     texts.append(t)
@@ -95,7 +101,7 @@ def _parts(parts: list[Any], msg: Message) -> str:
             continue
         if not isinstance(p, dict):
             continue
-        t = p.get("type", "text")
+        t = _part_type(p)
         if t == "text" or t in _TEXT_PARTS:
             s = p.get("content")
             if s is None:
@@ -152,7 +158,7 @@ def plain_text_messages(items: list[Any]) -> list[Message] | None:
         if parts.__class__ is not list:
             return None
         role = d.get("role")
-        if role not in roles:
+        if role.__class__ is not str or role not in roles:
             return None
         n = len(d)  # role and parts are there: any other key may only be finish_reason
         if n != 2 and (n != 3 or "finish_reason" not in d):
@@ -179,7 +185,7 @@ def plain_text_message(d: dict[str, Any]) -> Message | None:
     if parts.__class__ is not list:
         return None
     role = d.get("role")
-    if role not in _CANONICAL_ROLES:
+    if role.__class__ is not str or role not in _CANONICAL_ROLES:
         return None
     n = len(d)  # role and parts are there: any other key may only be finish_reason
     if n != 2 and (n != 3 or "finish_reason" not in d):

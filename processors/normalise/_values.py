@@ -6,11 +6,30 @@ and a malformed value must leave its canonical field empty rather than fail the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-__all__ = ["as_float", "as_int", "as_str", "as_str_list", "json_text", "loads", "loads_or_text"]
+__all__ = [
+    "TIME_MAX_NS",
+    "as_float",
+    "as_int",
+    "as_str",
+    "as_str_list",
+    "json_text",
+    "loads",
+    "loads_or_text",
+    "stored_time_ns",
+]
+
+# The last instant a DateTime64(9) column holds (2262-04-11). OTLP times are fixed64 and reach
+# the year 2554: later ones are stored as this, not refused when the span is already acked.
+TIME_MAX_NS: Final = (1 << 63) - 1
+
+
+def stored_time_ns(ns: int) -> int:
+    """An OTLP time (Unix ns, unsigned) as the stores can hold it: capped at :data:`TIME_MAX_NS`."""
+    return ns if ns <= TIME_MAX_NS else TIME_MAX_NS
 
 
 def loads(value: Any) -> Any:
@@ -47,21 +66,26 @@ def as_str(value: Any) -> str:
     return ""
 
 
+# Token counts are UInt32 columns: a larger count is nonsense, and would fail the span's INSERT.
+_COUNT_END: Final = 1 << 32
+
+
 def as_int(value: Any) -> int:
-    """A non-negative token count from an int, a float or a numeric string; 0 when unusable."""
+    """A token count in [0, 2**32) from an int, a float or a numeric string; 0 when unusable."""
     if type(value) is int:  # the common case (bool is a subclass, not the class)
-        return value if value > 0 else 0
+        return value if 0 < value < _COUNT_END else 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
-        return max(0, value)
+        return value if 0 < value < _COUNT_END else 0
     if isinstance(value, float):
-        return max(0, int(value)) if value == value and abs(value) < 1e18 else 0
+        return int(value) if 0 < value < _COUNT_END else 0  # NaN compares false
     if isinstance(value, str):
         try:
-            return max(0, int(float(value.strip())))
+            count = int(float(value.strip()))
         except (ValueError, OverflowError):
             return 0
+        return count if 0 < count < _COUNT_END else 0
     return 0
 
 

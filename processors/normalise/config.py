@@ -57,6 +57,15 @@ class NormaliseConfig(BaseModel):
             "documents) are never cut."
         ),
     )
+    max_attributes: int = Field(
+        default=1000,
+        ge=16,
+        description=(
+            "Attributes kept per span, resource, event or link, in the order sent; the rest are "
+            "dropped, as the OTel SDK's attribute count limit does, and their number is stored as "
+            "`tracesieve.dropped_attributes_count` in that attribute map."
+        ),
+    )
     keep_content_attributes: bool = Field(
         default=False,
         description=(

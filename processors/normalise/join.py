@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from tracesieve.collector.contracts import KIND_LLM, KIND_OTHER, CanonicalSpan, LogEvent
@@ -14,6 +15,8 @@ from ._vocab import error_type
 from .conventions import _fill, otel_genai
 
 __all__ = ["apply_log_event"]
+
+_log = logging.getLogger(__name__)
 
 # The fields an event may fill; a field the span had before its first event is never touched.
 _FIELDS = (
@@ -79,7 +82,14 @@ def apply_log_event(span: CanonicalSpan, event: LogEvent) -> None:
     if not state.lacking:
         return
     # Rebuilt from all the span's events at each arrival: that is what makes the order irrelevant.
-    merged = _fold(span, state.events)
+    try:
+        merged = _fold(span, state.events)
+    except Exception as exc:
+        # DESIGN.md, delivery: bad input never poisons a batch, and this runs in the assembler,
+        # after the ack. An event the merge cannot read is left out; the span keeps the rest.
+        state.events.pop()
+        _log.warning("log event %s of span %s not joined (%s)", event.name, span.span_id, type(exc).__name__)
+        return
     for name in state.lacking:
         setattr(span, name, getattr(merged, name))
 

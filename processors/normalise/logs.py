@@ -8,6 +8,7 @@ from tracesieve.collector.contracts import Feedback, LogEvent
 
 from ._anyvalue import to_python
 from ._rejects import Rejects
+from ._values import stored_time_ns
 from .config import NormaliseConfig
 from .feedback import EVALUATION_EVENT, feedback_from_log_event
 
@@ -71,7 +72,7 @@ def normalise_logs(
                     trace_id=trace_id.hex(),
                     span_id=span_id.hex(),
                     name=name,
-                    time_ns=lr.time_unix_nano or lr.observed_time_unix_nano,
+                    time_ns=stored_time_ns(lr.time_unix_nano or lr.observed_time_unix_nano),
                     attributes=attrs if attrs is not None else _attributes(lr.attributes),
                     body=to_python(lr.body) if lr.HasField("body") else None,
                     seq=seq,

@@ -10,7 +10,7 @@ from tracesieve.collector.contracts import CanonicalSpan
 from ._anyvalue import Truncator, decode_attributes
 from ._finish import IdKeys, ResourceIds, normalise_span, watched_keys
 from ._rejects import Rejects
-from ._values import as_str
+from ._values import TIME_MAX_NS, as_str, stored_time_ns
 from ._view import SpanView
 from .config import NormaliseConfig
 
@@ -48,7 +48,8 @@ def normalise_traces(
     returned) when its trace id is not 16 bytes or all zero, its span id not 8 bytes or all zero,
     or its parent span id neither empty nor 8 bytes; ``error_message`` then summarises why, e.g.
     ``"2 spans rejected: invalid trace_id length 3"``. Never raises on content: a malformed
-    attribute leaves its canonical field empty.
+    attribute leaves its canonical field empty. Span and event times past DateTime64(9)'s end
+    (2262; a fixed64 reaches 2554) are capped at :data:`._values.TIME_MAX_NS`.
 
     >>> from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     >>> req = ExportTraceServiceRequest()
@@ -59,7 +60,7 @@ def normalise_traces(
     >>> spans[0].kind, spans[0].operation, rejected, message
     ('llm', 'chat', 0, '')
     """
-    truncate = Truncator(config.max_attribute_value_bytes)
+    truncate = Truncator(config.max_attribute_value_bytes, config.max_attributes)
     session_keys = IdKeys(config.session_id_keys)
     user_keys = IdKeys(config.user_id_keys)
     drop_content = not config.keep_content_attributes
@@ -108,8 +109,8 @@ def normalise_traces(
                     span_id.hex(),
                     parent_id.hex() if parent_id and parent_id != _ZERO_SPAN else "",
                     name,
-                    sp.start_time_unix_nano,
-                    sp.end_time_unix_nano,
+                    start if (start := sp.start_time_unix_nano) <= TIME_MAX_NS else TIME_MAX_NS,
+                    end if (end := sp.end_time_unix_nano) <= TIME_MAX_NS else TIME_MAX_NS,
                     _SPAN_KINDS[kind] if 0 <= kind < 6 else "Unspecified",
                     _STATUS_CODES[code] if 0 <= code < 3 else "Unset",
                     status.message,
@@ -181,7 +182,7 @@ def _events(
     views = []
     for ev in events:
         name = ev.name
-        t = ev.time_unix_nano
+        t = stored_time_ns(ev.time_unix_nano)
         values, strings = decode_attributes(ev.attributes, truncate)
         stored.append((t, name, strings))
         views.append((name, t, values))

@@ -356,3 +356,24 @@ def log_events_of(records: list[dict[str, Any]]) -> list[Any]:
     events, _, rejected, _ = normalise_logs(log_request(*records), NormaliseConfig())
     assert rejected == 0
     return events
+
+
+def test_attributes_past_the_count_limit_are_dropped_and_counted() -> None:
+    attrs: dict[str, object] = {"gen_ai.operation.name": "chat", "gen_ai.conversation.id": "s-1"}
+    attrs.update({f"extra.{i:05d}": f"v{i}" for i in range(10_000)})
+    request = trace_request(
+        {"attrs": attrs, "events": [("note", {f"e{i}": i + 1 for i in range(50)})]},
+        resource={"service.name": "svc", **{f"r{i}": "x" for i in range(30)}},
+    )
+    (span,), rejected, _ = normalise_traces(request, NormaliseConfig(max_attributes=20))
+    assert rejected == 0
+    assert span.session_id == "s-1"  # read from the attributes kept
+    assert len(span.attributes) == 21
+    assert span.attributes["tracesieve.dropped_attributes_count"] == str(10_002 - 20)
+    assert "extra.00017" in span.attributes and "extra.00018" not in span.attributes
+    assert span.events[0][2]["tracesieve.dropped_attributes_count"] == "30"
+    assert span.resource_attributes["tracesieve.dropped_attributes_count"] == "11"
+    (by_default,), _, _ = normalise_traces(request, NormaliseConfig())
+    assert len(by_default.attributes) == 1000 + 1
+    assert by_default.attributes["tracesieve.dropped_attributes_count"] == "9002"
+    assert "tracesieve.dropped_attributes_count" not in by_default.events[0][2]
