@@ -94,6 +94,7 @@ class Analysis:
                 config.service.log_level,
                 config.service.gc_gen0_threshold,
                 on_fatal or _log_fatal,
+                config.service.log_format,
             )
         else:
             self.host = InlineHost(config.processors)
@@ -142,6 +143,11 @@ class Analysis:
             with contextlib.suppress(AnalysisStopped):
                 await self._checkpoint()
         await self.host.aclose(deadline)
+
+    @property
+    def pending_writes(self) -> int:
+        """Span batches and findings whose findings are not written yet (``/metrics``)."""
+        return len(self._writes)
 
     @property
     def writing(self) -> bool:

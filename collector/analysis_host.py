@@ -33,6 +33,7 @@ import orjson
 from tracesieve.collector import analysis_wire as wire
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, FlaggedSpan, SpanRef
 from tracesieve.collector.session_state_file import read_snapshot, write_snapshot
+from tracesieve.collector.telemetry import detector_time
 from tracesieve.processors.detectors import build_detectors
 from tracesieve.processors.detectors.config import detector_configs
 from tracesieve.processors.scoring import Scorer
@@ -57,6 +58,7 @@ class AnalysisStopped(Exception):
 
 def build_processor(config: ProcessorsConfig) -> SessionProcessor:
     detectors = build_detectors(detector_configs(config.detectors))
+    detector_time.time_detectors(detectors)
     return SessionProcessor(config.sessions, detectors, Scorer(config.scoring))
 
 
@@ -65,6 +67,11 @@ class ProcessorHost(Protocol):
 
     async def start(self, state_path: Path) -> tuple[int, int] | None:
         """Start, restoring the state saved at ``state_path``: (sessions, seq) or None."""
+        ...
+
+    @property
+    def backlog(self) -> int:
+        """Requests not answered yet (``/metrics``)."""
         ...
 
     def observe_time(self, event_ns: int) -> None: ...
@@ -97,6 +104,10 @@ class InlineHost:
 
     def __init__(self, config: ProcessorsConfig) -> None:
         self.processor = build_processor(config)
+
+    @property
+    def backlog(self) -> int:
+        return 0  # every call answers at once
 
     async def start(self, state_path: Path) -> tuple[int, int] | None:
         return read_snapshot(self.processor, state_path)
@@ -143,10 +154,12 @@ class WorkerHost:
         log_level: str,
         gc_gen0_threshold: int,
         on_fatal: Callable[[str], None],
+        log_format: str = "text",
     ) -> None:
         self._init: dict[str, Any] = {
             "processors": config.model_dump(mode="json"),
             "log_level": log_level,
+            "log_format": log_format,
             "gc_gen0_threshold": gc_gen0_threshold,
         }
         self._on_fatal = on_fatal
@@ -161,6 +174,17 @@ class WorkerHost:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    @property
+    def backlog(self) -> int:
+        """Requests sent to the worker and not answered yet."""
+        return len(self._waiting)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process runs and answers in step (for ``/healthz``)."""
+        process = self._process
+        return self.failed is None and process is not None and process.returncode is None
 
     async def start(self, state_path: Path) -> tuple[int, int] | None:
         # Requests go through a pipe of our own, written by a thread with blocking writes: an
@@ -285,6 +309,9 @@ class WorkerHost:
             while True:
                 size, status = wire.HEADER.unpack(await stdout.readexactly(wire.HEADER.size))
                 body = await stdout.readexactly(size) if size else b""
+                if status == wire.TOTALS:  # not a reply: the worker's detector time
+                    detector_time.set_worker_totals(pickle.loads(body))
+                    continue
                 self._waiting.popleft()(status, body)
         except asyncio.IncompleteReadError:
             pass

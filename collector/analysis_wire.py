@@ -26,6 +26,7 @@ __all__ = [
     "HEADER",
     "OK",
     "REPLIES",
+    "TOTALS",
     "decode_spans",
     "encode_spans",
     "frame",
@@ -53,6 +54,10 @@ REPLIES = frozenset(
 OK = 0
 FAILED = 1
 GONE = 2  # never sent: what the collector answers itself for a worker that died
+# Not a reply (it answers no request): the worker's cumulative detector time, pickled
+# {detector: (seconds, calls)}, sent before a PROCESS or ADVANCE reply about once a second
+# (tracesieve.collector.telemetry.detector_time).
+TOTALS = 3
 
 _FIELDS = [f.name for f in dataclasses.fields(CanonicalSpan)]
 _SENT = _FIELDS[: _FIELDS.index("log_join")]

@@ -23,6 +23,8 @@ from typing import IO, Any
 import orjson
 from tracesieve.collector import analysis_wire as wire
 from tracesieve.collector.session_state_file import read_snapshot, write_snapshot
+from tracesieve.collector.telemetry import detector_time
+from tracesieve.collector.telemetry.logs import LogFormat, configure_logging
 from tracesieve.processors.sessions import SessionProcessor
 
 _log = logging.getLogger("tracesieve.analysis_worker")
@@ -43,11 +45,8 @@ def _init(payload: bytes) -> tuple[SessionProcessor, Any]:
     from tracesieve.collector.config import ProcessorsConfig
 
     init = orjson.loads(payload)
-    logging.basicConfig(
-        level=getattr(logging, str(init["log_level"]).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s[worker] %(message)s",
-        stream=sys.stderr,
-    )
+    fmt: LogFormat = "json" if init.get("log_format") == "json" else "text"
+    configure_logging(str(init["log_level"]), fmt, "analysis_worker", suffix="[worker]")
     processor = build_processor(ProcessorsConfig.model_validate(init["processors"]))
     restored = read_snapshot(processor, Path(init["state_path"]))
     if init["gc_gen0_threshold"]:
@@ -130,6 +129,8 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
             if op == wire.OP_INIT:
                 return 1
             continue
+        if op in (wire.OP_PROCESS, wire.OP_ADVANCE) and (totals := detector_time.due_totals()):
+            _reply(out, wire.TOTALS, pickle.dumps(totals, protocol=pickle.HIGHEST_PROTOCOL))
         if op in wire.REPLIES:
             _reply(out, wire.OK, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from tracesieve import __version__
-from tracesieve.collector.config import Config, ConfigError, load_config
+from tracesieve.collector.config import Config, ConfigError, ServiceConfig, load_config
 from tracesieve.collector.errors import PermanentError, RetryableError
+from tracesieve.collector.telemetry.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "--param", action="append", default=[], help="query parameter NAME=VALUE ({NAME:Type} in SQL)"
     )
     query.add_argument("--token", default=os.environ.get("TRACESIEVE_ADMIN__TOKEN"), help="admin API token")
+    _add_admin_tls_options(query)
     query.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     query.set_defaults(handler=_cmd_query)
 
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     flagged.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="local data folder")
     flagged.add_argument("--database", default="tracesieve", help="database name (default tracesieve)")
     flagged.add_argument("--token", default=os.environ.get("TRACESIEVE_ADMIN__TOKEN"), help="admin API token")
+    _add_admin_tls_options(flagged)
     flagged.add_argument("--format", choices=["table", "json", "jsonl"], default="table")
     flagged.set_defaults(handler=_cmd_flagged)
 
@@ -122,6 +124,21 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     return parser
+
+
+def _add_admin_tls_options(p: argparse.ArgumentParser) -> None:
+    # No TRACESIEVE_* defaults: those names are config keys, and these are not.
+    p.add_argument(
+        "--ca-file",
+        type=Path,
+        help="CA bundle that verifies an admin API served over TLS (default: the system's, $SSL_CERT_FILE)",
+    )
+    p.add_argument("--client-cert", type=Path, help="client certificate (PEM) if the admin API asks for one")
+    p.add_argument("--client-key", type=Path, help="private key of --client-cert (PEM)")
+
+
+def _admin_tls(args: argparse.Namespace) -> dict[str, Any]:
+    return {"ca_file": args.ca_file, "client_cert": args.client_cert, "client_key": args.client_key}
 
 
 def _add_service_options(p: argparse.ArgumentParser) -> None:
@@ -163,12 +180,8 @@ def _service_config(args: argparse.Namespace) -> Config:
     return load_config(args.config, overrides=overrides) if overrides else base
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(service: ServiceConfig) -> None:
+    configure_logging(service.log_level, service.log_format, service.role)
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -176,7 +189,7 @@ def _setup_logging(level: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     config = _service_config(args)
-    _setup_logging(config.service.log_level)
+    _setup_logging(config.service)
     return asyncio.run(_run(config))
 
 
@@ -375,6 +388,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         database=args.database,
         token=args.token,
+        **_admin_tls(args),
     )
     if args.format == "table":
         _print_table(Console(), columns, rows)
@@ -408,7 +422,13 @@ def _cmd_flagged(args: argparse.Namespace) -> int:
         since_ns=since_ns,
     )
     columns, rows = run_query(
-        sql, params, store=args.store, data_dir=args.data_dir, database=args.database, token=args.token
+        sql,
+        params,
+        store=args.store,
+        data_dir=args.data_dir,
+        database=args.database,
+        token=args.token,
+        **_admin_tls(args),
     )
     records = shape_rows(columns, rows)
     if args.format == "table":

@@ -35,12 +35,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tracesieve.collector.errors import PermanentError
 from tracesieve.collector.kafka.config import TransportConfig
+from tracesieve.collector.receivers._auth import BearerAuthConfig
 from tracesieve.collector.receivers.otlp_grpc.config import OtlpGrpcConfig
 from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
+from tracesieve.collector.tls import TlsServerConfig
 from tracesieve.evals.config import EvalsConfig
 from tracesieve.processors.assembly import AssemblyConfig
 from tracesieve.processors.detectors.config import DetectorsConfig
+from tracesieve.processors.memory_limiter import MemoryLimiterConfig
 from tracesieve.processors.normalise import NormaliseConfig
+from tracesieve.processors.redaction.config import RedactionConfig
 from tracesieve.processors.scoring import ScoringConfig
 from tracesieve.processors.sessions import SessionsConfig
 from tracesieve.sinks.clickhouse.config import ClickHouseSinkConfig
@@ -67,6 +71,31 @@ class OtlpReceiverSection(_Model):
     protocols: OtlpProtocols = Field(
         default_factory=OtlpProtocols, description="The OTLP transports to serve."
     )
+    auth: BearerAuthConfig | None = Field(
+        None,
+        description="Bearer token both protocols require (a protocol's own `auth` takes precedence); "
+        "unset: none.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _share_auth(cls, data: Any) -> Any:
+        # One token for both protocols, as one bearertokenauth extension would serve both in the
+        # OTel Collector; copied into each enabled protocol that has no `auth` of its own.
+        if not isinstance(data, dict) or data.get("auth") is None:
+            return data
+        protocols = data.get("protocols")
+        if protocols is None:
+            protocols = {"grpc": {}, "http": {}}
+        if not isinstance(protocols, dict):
+            return data  # the model reports the wrong shape
+        shared = {}
+        for name in ("grpc", "http"):
+            settings = protocols.get(name, {})
+            if isinstance(settings, dict) and settings.get("auth") is None:
+                settings = {**settings, "auth": data["auth"]}
+            shared[name] = settings
+        return {**data, "protocols": {**protocols, **shared}}
 
 
 class ReceiversConfig(_Model):
@@ -81,6 +110,14 @@ class ProcessorsConfig(_Model):
         default_factory=DetectorsConfig, description="Failure-signal detectors, by name."
     )
     scoring: ScoringConfig = Field(default_factory=ScoringConfig, description="Flag scoring.")
+    memory_limiter: MemoryLimiterConfig = Field(
+        default_factory=MemoryLimiterConfig,
+        description="Refuse requests (retryable) while resident memory is over the soft limit.",
+    )
+    redaction: RedactionConfig = Field(
+        default_factory=RedactionConfig,
+        description="Redact personal data and secrets before anything is logged, stored or published.",
+    )
 
 
 class SinksConfig(_Model):
@@ -109,6 +146,11 @@ class ServiceConfig(_Model):
     poll_interval_s: float = Field(0.05, gt=0, le=5, description="How often waiting spans are checked.")
     shutdown_timeout_s: float = Field(20.0, gt=0, description="Time allowed to drain on shutdown.")
     log_level: str = Field("INFO", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or as JSON objects (ts, level, logger, component, msg, exc, "
+        "and any extra fields) for a log pipeline.",
+    )
     role: Literal["all", "receiver", "normaliser", "processor"] = Field(
         "all",
         description="What this process runs: all stages, or one of them (transport.kind: kafka only): "
@@ -137,7 +179,17 @@ class AdminConfig(_Model):
         "127.0.0.1:4319",
         description="host:port of the admin API (health, read-only query); null disables it.",
     )
-    token: str | None = Field(None, description="Bearer token the admin API requires, if set.")
+    token: str | None = Field(None, repr=False, description="Bearer token the admin API requires, if set.")
+    token_file: Path | None = Field(
+        None, description="File holding the admin token (whitespace stripped), read at start; or `token`."
+    )
+    tls: TlsServerConfig | None = Field(None, description="Serve the admin API over TLS (unset: plaintext).")
+
+    @model_validator(mode="after")
+    def _one_token(self) -> Self:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("set one of `admin.token` and `admin.token_file`, not both")
+        return self
 
 
 class Config(_Model):

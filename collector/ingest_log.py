@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracesieve.collector.errors import OverloadedError, RetryableError
+from tracesieve.collector.telemetry.metrics import SPOOL_FSYNC_SECONDS, tagged
 
 __all__ = [
     "KIND_FEEDBACK",
@@ -90,6 +91,7 @@ class IngestLog:
         self._checkpoint_interval_s = 0.2
         self._stored_mark = 0  # everything up to here is stored
         self._checkpoint_cap: int | None = None
+        self._refused_bytes = 0  # the last record refused for lack of room (readiness)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -150,14 +152,35 @@ class IngestLog:
     def checkpoint(self) -> int:
         return self._checkpoint
 
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes
+
+    @property
+    def segment_files(self) -> int:
+        return len(self._segments)
+
+    def has_room(self) -> bool:
+        """Whether the log would take the last record it refused for lack of room (any record,
+        if none was refused)."""
+        return self._size_bytes + max(1, self._refused_bytes) <= self._max_bytes
+
     async def append(self, kind: int, payload: bytes) -> int:
         """Append one record; return its sequence number once it is durable."""
         if self._closed or self._wakeup is None:
-            raise RetryableError("the ingest log is closed")
+            raise tagged(RetryableError("the ingest log is closed"), "shutting_down")
         if self._size_bytes + len(payload) > self._max_bytes:
-            raise OverloadedError(
-                f"ingest log full ({self._size_bytes} of {self._max_bytes} bytes awaiting storage)",
-                retry_after_s=1.0,
+            self._refused_bytes = len(payload)
+            raise tagged(
+                OverloadedError(
+                    f"ingest log full ({self._size_bytes} of {self._max_bytes} bytes awaiting storage)",
+                    retry_after_s=1.0,
+                ),
+                "spool_full",
             )
         seq = self._next_seq
         self._next_seq += 1
@@ -209,11 +232,12 @@ class IngestLog:
         data = b"".join(records)
         view = memoryview(data)
         try:
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            if self._fsync:
-                os.fsync(self._fd)
+            with SPOOL_FSYNC_SECONDS.time():
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                if self._fsync:
+                    os.fsync(self._fd)
         except OSError:
             # Cut back to the last whole record so that later records stay readable.
             with contextlib.suppress(OSError):

@@ -32,6 +32,7 @@ from tracesieve.collector.ingest_log import (
 )
 from tracesieve.collector.receivers.otlp_http.feedback import decode_feedback_record
 from tracesieve.collector.stored_watermark import StoredWatermark
+from tracesieve.collector.telemetry.metrics import tagged
 from tracesieve.processors.assembly import Released, TraceAssembler
 from tracesieve.processors.normalise import (
     apply_log_event,
@@ -168,6 +169,20 @@ class Pipeline:
             await asyncio.sleep(0.01)
         return False
 
+    # -- what /metrics and /readyz read ------------------------------------------------------------
+
+    @property
+    def ingest_log(self) -> IngestLog:
+        return self._log
+
+    @property
+    def assembler(self) -> TraceAssembler:
+        return self._assembler
+
+    @property
+    def write_batches_in_flight(self) -> int:
+        return len(self._write_tasks)
+
     # -- OtlpConsumer --------------------------------------------------------------------------
 
     async def consume_traces(self, request: ExportTraceServiceRequest, raw: bytes) -> PartialResult:
@@ -197,7 +212,7 @@ class Pipeline:
 
     async def _ingest(self, kind: int, raw: bytes, admit: Callable[[int], None]) -> None:
         if self._closed:
-            raise RetryableError("tracesieve is shutting down", retry_after_s=1.0)
+            raise tagged(RetryableError("tracesieve is shutting down", retry_after_s=1.0), "shutting_down")
         seq = await self._log.append(kind, raw)
         admit(seq)
 

@@ -35,8 +35,15 @@ from tracesieve.collector.kafka.stage import ConsumerStage
 from tracesieve.collector.pipeline import Pipeline
 from tracesieve.collector.receivers.otlp_grpc import OtlpGrpcReceiver
 from tracesieve.collector.receivers.otlp_http import OtlpHttpReceiver
+from tracesieve.collector.receivers.otlp_http.feedback import encode_feedback_record
+from tracesieve.collector.telemetry.metrics import render_metrics
+from tracesieve.collector.telemetry.service_checks import ServiceTelemetry
+from tracesieve.collector.tls import server_ssl_context
 from tracesieve.evals.sampling.schedule import WeeklySampler
 from tracesieve.evals.store import SinkEvalStore
+from tracesieve.processors.memory_limiter import MemoryLimitedConsumer, MemoryLimiter
+from tracesieve.processors.redaction import RedactingConsumer
+from tracesieve.processors.redaction import factory as redaction
 from tracesieve.sinks.clickhouse import ClickHouseSink
 
 __all__ = ["RUN_FILE", "Service", "read_run_file"]
@@ -76,6 +83,22 @@ class Service:
             if role in ("all", "processor"):
                 assert self.sink is not None
                 self.stages.append(ProcessorStage(kafka, config.processors, self.sink, self._fail))
+        # Redaction before anything is logged (embedded) or published (receiver role); absent when off.
+        if consumer is not None:
+            normalise = config.processors.normalise
+            consumer = redaction(
+                config.processors.redaction,
+                consumer,
+                encode_feedback_record,
+                (*normalise.session_id_keys, *normalise.user_id_keys),
+            )
+        self.redacting = consumer if isinstance(consumer, RedactingConsumer) else None
+        # First in front of the receivers, as the OTel Collector's memory_limiter: refusals
+        # cost a request neither its body read nor its decoding.
+        self.memory_limiter: MemoryLimiter | None = None
+        if consumer is not None and config.processors.memory_limiter.enabled:
+            self.memory_limiter = MemoryLimiter(config.processors.memory_limiter, self._worker_pids)
+            consumer = MemoryLimitedConsumer(self.memory_limiter, consumer)
         protocols = config.receivers.otlp.protocols
         self.grpc = OtlpGrpcReceiver(protocols.grpc, consumer) if protocols.grpc and consumer else None
         self.http = OtlpHttpReceiver(protocols.http, consumer) if protocols.http and consumer else None
@@ -89,6 +112,7 @@ class Service:
             self.sampler = WeeklySampler(config.evals.sampling, self.eval_store, self.data_dir, live=live)
             if self.pipeline is not None:
                 self.pipeline.analysis.flagged_observer = self.sampler.observe
+        self.telemetry = ServiceTelemetry(self, lambda: self._started)
         self.admin: AdminServer | None = None
         if config.admin.endpoint:
             host, port = _split_endpoint(config.admin.endpoint)
@@ -97,8 +121,12 @@ class Service:
                 host,
                 port,
                 self._readonly_query,
-                token=config.admin.token,
+                token=_admin_token(config),
+                ssl_context=server_ssl_context(config.admin.tls, "admin.tls") if config.admin.tls else None,
                 ready=lambda: self._started,
+                health=self.telemetry.liveness.run,
+                readiness=self.telemetry.readiness.run,
+                metrics=render_metrics,
                 insert=store.insert_for_client if store is not None else None,
                 op=store.call if store is not None else None,
             )
@@ -111,6 +139,11 @@ class Service:
         self.failure: str | None = None
         self.failed = asyncio.Event()
         self._gc_threshold: tuple[int, int, int] | None = None
+
+    def _worker_pids(self) -> list[int]:
+        host = self.pipeline.analysis.host if self.pipeline is not None else None
+        pid = getattr(host, "pid", None)
+        return [pid] if isinstance(pid, int) else []
 
     def _fail(self, reason: str) -> None:
         """A part the service cannot run without has died: whoever runs the service stops it
@@ -126,6 +159,7 @@ class Service:
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.telemetry.start()
         if self.pipeline is not None:
             await self.pipeline.start()
         self._tune_gc()
@@ -143,6 +177,8 @@ class Service:
                 await self.sampler.start()
             if self.admin is not None:
                 await self.admin.start()
+            if self.memory_limiter is not None:
+                await self.memory_limiter.start()
             if self.grpc is not None:
                 await self.grpc.start()
             if self.http is not None:
@@ -204,6 +240,8 @@ class Service:
         for receiver in (self.http, self.grpc):
             if receiver is not None:
                 await receiver.aclose(deadline)
+        if self.memory_limiter is not None:
+            await self.memory_limiter.aclose(deadline)
         if self.admin is not None:
             await self.admin.aclose(deadline)
         if self.sampler is not None:
@@ -217,6 +255,7 @@ class Service:
         elif self.sink is not None:
             await self.sink.aclose(deadline)
         self._restore_gc()
+        self.telemetry.close()
 
     async def __aenter__(self) -> Service:
         await self.start()
@@ -230,10 +269,11 @@ class Service:
     def _write_run_file(self) -> None:
         info = {
             "pid": os.getpid(),
-            "admin": f"http://{_connect_host(self.config.admin.endpoint)}:{self.admin.port}"
+            "admin": f"{'https' if self.config.admin.tls else 'http'}://"
+            f"{_connect_host(self.config.admin.endpoint)}:{self.admin.port}"
             if self.admin
             else None,
-            "admin_token_required": bool(self.config.admin.token),
+            "admin_token_required": bool(self.config.admin.token or self.config.admin.token_file),
             "grpc_port": self.grpc.port if self.grpc else None,
             "http_port": self.http.port if self.http else None,
             "store": self.config.sinks.clickhouse.dsn if self.sink is not None else None,
@@ -260,6 +300,20 @@ def read_run_file(data_dir: Path) -> dict[str, Any] | None:
     except PermissionError:
         pass
     return info
+
+
+def _admin_token(config: Config) -> str | None:
+    path = config.admin.token_file
+    if path is None:
+        return config.admin.token
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PermanentError(f"`admin.token_file`: cannot read {path}: {reason}") from exc
+    if not token:
+        raise PermanentError(f"`admin.token_file`: {path} is empty")
+    return token
 
 
 def _split_endpoint(endpoint: str) -> tuple[str, int]:

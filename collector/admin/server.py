@@ -1,4 +1,5 @@
-"""Admin HTTP server: ``/healthz``, ``/readyz``, ``POST /api/v1/query`` (read-only SQL), and the
+"""Admin HTTP server: ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus), ``POST /api/v1/query``
+(read-only SQL), and the
 review loop's ``POST /api/v1/rows`` and ``POST /api/v1/ops/{op}``.
 
 These endpoints exist because the embedded engine admits one process per data folder: while
@@ -10,7 +11,8 @@ as a login form) requires ``Authorization: Bearer <token>`` or a session cookie 
 :meth:`AdminServer.session_cookie` issued (a browser cannot send the header on navigation).
 Without either, a browser's GET of an HTML page is sent to :attr:`AdminServer.login_path` when
 one is set, and everything else gets 401.
-Other parts add their pages to :attr:`AdminServer.app` before :meth:`AdminServer.start`.
+Other parts add their pages to :attr:`AdminServer.app` before :meth:`AdminServer.start`; the
+middleware covers them and every unknown path too. With an ``ssl_context`` it serves HTTPS.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import ssl
 import time
 import urllib.parse
 import uuid
@@ -31,6 +34,7 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 from tracesieve.collector.errors import PermanentError, RetryableError
+from tracesieve.collector.telemetry.health import Report
 
 __all__ = ["SESSION_COOKIE", "AdminServer", "QueryRunner", "public"]
 
@@ -42,7 +46,10 @@ RowInserter = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 """``(table, rows)``: appends rows to one of the review loop's tables."""
 OpRunner = Callable[[str, dict[str, Any]], Awaitable[Any]]
 """``(op, payload) -> result``: runs a review-loop operation where the store lives."""
+Probe = Callable[[], Awaitable[Report]]
+"""A health or readiness check: its report says which check failed."""
 F = TypeVar("F", bound=Callable[..., Any])
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 SESSION_COOKIE = "tracesieve_session"
 """The browser session's cookie: ``<expiry unix s>.<HMAC-SHA256(token, expiry)>``, so it proves
@@ -68,8 +75,19 @@ class AdminServer:
         ready: Callable[[], bool] = lambda: True,
         insert: RowInserter | None = None,
         op: OpRunner | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        health: Probe | None = None,
+        readiness: Probe | None = None,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
+        """``health``/``readiness`` answer ``/healthz``/``/readyz`` with their checks (else
+        ``/healthz`` is always ok and ``/readyz`` asks ``ready``); ``metrics`` serves ``/metrics``
+        in the Prometheus text format, behind the token like every route but ``/healthz``."""
+        self._health = health
+        self._readiness = readiness
+        self._metrics = metrics
         self._host = host
+        self._ssl_context = ssl_context
         self._port = port
         self._query = query
         self._token = token
@@ -84,6 +102,8 @@ class AdminServer:
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
         self.app.router.add_post("/api/v1/query", self._post_query)
+        if metrics is not None:
+            self.app.router.add_get("/metrics", self._get_metrics)
         if insert is not None:
             self.app.router.add_post("/api/v1/rows", self._post_rows)
         if op is not None:
@@ -96,7 +116,7 @@ class AdminServer:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl_context)
         await site.start()
         server = site._server
         assert server is not None and hasattr(server, "sockets")
@@ -154,11 +174,21 @@ class AdminServer:
         return hmac.compare_digest(mac.encode(), self._cookie_mac(expires).encode()) and expires > time.time()
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        if self._health is None:
+            return web.json_response({"status": "ok"})
+        report = await self._health()
+        return web.json_response(report.body("ok", "unhealthy"), status=200 if report.ok else 503)
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        ok = self._ready()
-        return web.json_response({"status": "ready" if ok else "not ready"}, status=200 if ok else 503)
+        if self._readiness is None:
+            ok = self._ready()
+            return web.json_response({"status": "ready" if ok else "not ready"}, status=200 if ok else 503)
+        report = await self._readiness()
+        return web.json_response(report.body("ready", "not ready"), status=200 if report.ok else 503)
+
+    async def _get_metrics(self, request: web.Request) -> web.Response:
+        assert self._metrics is not None
+        return web.Response(body=self._metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _post_query(self, request: web.Request) -> web.Response:
         try:

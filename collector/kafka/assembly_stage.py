@@ -80,6 +80,14 @@ class AssemblyStage(ConsumerStage):
         # what counts is that no span waits to be published.
         return all(part.assembler.held_spans == 0 for part in self._parts.values())
 
+    @property
+    def held_spans(self) -> int:
+        return sum(part.assembler.held_spans for part in self._parts.values())
+
+    @property
+    def pending_logs(self) -> int:
+        return sum(part.assembler.pending_logs for part in self._parts.values())
+
     async def reset(self) -> None:
         self._parts.clear()
 

@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tracesieve.collector.contracts import Feedback, PartialResult
 from tracesieve.collector.errors import PayloadTooLargeError, RetryableError
+from tracesieve.collector.telemetry.metrics import KAFKA_PUBLISH_SECONDS, tagged
 
 from .clients import ACK_TIMEOUT_S, FATAL_PRODUCER_ERRORS, new_producer, producer_stopped, renew_producer
 from .config import KafkaTransportConfig
@@ -47,6 +48,14 @@ class KafkaPublisher:
     async def start(self) -> None:
         self._producer = new_producer(self._cfg)
         await self._producer.start()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the producer runs and knows a broker (for ``/readyz``)."""
+        producer = self._producer
+        if producer is None or producer_stopped(producer):
+            return False
+        return bool(producer.client.cluster.brokers())
 
     async def aclose(self, deadline: float) -> None:
         if self._producer is None:
@@ -74,15 +83,17 @@ class KafkaPublisher:
     async def _publish(self, topic: str, raw: bytes) -> None:
         producer = self._producer
         if producer is None:
-            raise RetryableError("tracesieve is shutting down", retry_after_s=1.0)
+            raise tagged(RetryableError("tracesieve is shutting down", retry_after_s=1.0), "shutting_down")
         try:
             if producer_stopped(producer):
                 raise ProducerClosed()
             # Shielded: a client that hangs up must not cancel a send the broker may still take.
-            await asyncio.wait_for(asyncio.shield(producer.send_and_wait(topic, raw)), ACK_TIMEOUT_S)
+            with KAFKA_PUBLISH_SECONDS.labels(topic).time():
+                await asyncio.wait_for(asyncio.shield(producer.send_and_wait(topic, raw)), ACK_TIMEOUT_S)
         except TimeoutError as exc:
-            raise RetryableError(
-                "Kafka did not acknowledge the request in time", retry_after_s=_RETRY_AFTER_S
+            raise tagged(
+                RetryableError("Kafka did not acknowledge the request in time", retry_after_s=_RETRY_AFTER_S),
+                "store_unavailable",
             ) from exc
         except MessageSizeTooLargeError as exc:
             raise PayloadTooLargeError(
@@ -91,8 +102,9 @@ class KafkaPublisher:
         except KafkaError as exc:
             if isinstance(exc, FATAL_PRODUCER_ERRORS):
                 await self._renew(producer)
-            raise RetryableError(
-                f"Kafka did not take the request: {exc}", retry_after_s=_RETRY_AFTER_S
+            raise tagged(
+                RetryableError(f"Kafka did not take the request: {exc}", retry_after_s=_RETRY_AFTER_S),
+                "store_unavailable",
             ) from exc
         self.published += 1
 

@@ -146,6 +146,26 @@ class ConsumerStage:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._producer.stop(), max(0.1, deadline - loop.time()))
 
+    @property
+    def connected(self) -> bool:
+        """Whether the stage has a consumer in the group and runs (for ``/readyz``); False while
+        it restarts after a Kafka error."""
+        return self._consumer is not None and self.failure is None and not self._closing
+
+    def lag_records(self) -> int:
+        """Records in the assigned partitions past the committed offsets (high watermark known
+        from the last fetch; partitions this stage has not committed yet are left out)."""
+        consumer = self._consumer
+        if consumer is None:
+            return 0
+        lag = 0
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            committed = self._committed.get(tp)
+            if high is not None and committed is not None:
+                lag += max(0, high - committed)
+        return lag
+
     async def caught_up(self) -> bool:
         """Whether this stage has read everything its partitions hold right now and passed it
         all on (for tests, benchmarks and the demo: "is everything sent so far through here?")."""

@@ -4,7 +4,7 @@ OTLP spec (conventions §7c): HTTP 429, 502, 503 and 504 are retryable, every ot
 not; gRPC CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are
 retryable, RESOURCE_EXHAUSTED only with ``RetryInfo`` attached. Retryable errors therefore map
 to 429/503 with ``Retry-After`` and to RESOURCE_EXHAUSTED/UNAVAILABLE with ``RetryInfo``;
-permanent ones to a 4xx or 500 and INVALID_ARGUMENT/INTERNAL. Anything that is not a
+permanent ones to a 4xx or 500 and INVALID_ARGUMENT/UNAUTHENTICATED/INTERNAL. Anything that is not a
 :class:`~tracesieve.collector.errors.TracesieveError` is retryable (errors.py: an unknown
 failure must never make a client drop data).
 
@@ -28,8 +28,10 @@ from tracesieve.collector.errors import (
     PermanentError,
     RetryableError,
     TracesieveError,
+    UnauthenticatedError,
     UnsupportedMediaError,
 )
+from tracesieve.collector.telemetry.receiving import count_refusal
 
 __all__ = ["RETRY_INFO_METADATA_KEY", "STATUS_TABLE", "Failure", "StatusRule", "rule_for", "translate"]
 
@@ -56,6 +58,8 @@ STATUS_TABLE: Final[tuple[StatusRule, ...]] = (
     # RetryInfo, and an oversized request fails the same way every time.
     StatusRule(PayloadTooLargeError, 413, grpc.StatusCode.INVALID_ARGUMENT, False, True),
     StatusRule(BadInputError, 400, grpc.StatusCode.INVALID_ARGUMENT, False, True),
+    # The HTTP answer also carries WWW-Authenticate (otlp_http adds it).
+    StatusRule(UnauthenticatedError, 401, grpc.StatusCode.UNAUTHENTICATED, False),
     StatusRule(PermanentError, 500, grpc.StatusCode.INTERNAL, False),
     StatusRule(OverloadedError, 429, grpc.StatusCode.RESOURCE_EXHAUSTED, True),
     StatusRule(RetryableError, 503, grpc.StatusCode.UNAVAILABLE, True),
@@ -120,11 +124,12 @@ def rule_for(exc: BaseException) -> StatusRule:
 
 
 def translate(exc: BaseException, *, retry_after_s: float) -> Failure:
-    """How to answer a request that failed with ``exc``.
+    """How to answer a request that failed with ``exc``; counts the refusal by reason.
 
     ``retry_after_s`` is the delay advertised when ``exc`` does not carry its own.
     Messages of unknown exceptions are not shown to clients (they may hold internals).
     """
+    count_refusal(exc)  # the one place every refused request passes (telemetry.receiving)
     rule = rule_for(exc)
     if isinstance(exc, TracesieveError):
         message = str(exc) or type(exc).__name__

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, FlaggedSpan, Signal, SpanRef
 from tracesieve.collector.errors import OverloadedError, PermanentError, RetryableError
+from tracesieve.collector.telemetry.metrics import FINDINGS_FLAGGED, FINDINGS_SIGNALS, SINK_INSERT_SECONDS
 
 from ._dedupe import RecentKeys, span_key
 from ._tables import apply_table_options, preload_keys
@@ -121,6 +122,11 @@ class ClickHouseSink:
         self._closing = False
         self._closed = False
 
+    @property
+    def queued_spans(self) -> int:
+        """Spans waiting for the next INSERT."""
+        return self._pending_items
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._started else "new"
         return f"<ClickHouseSink {self.component_id} {self.config.database} {state}>"
@@ -169,7 +175,7 @@ class ClickHouseSink:
         applied = migrate(client, cfg.database, cluster=cfg.cluster)
         if applied:
             logger.info("%s: applied migrations %s", self.component_id, ", ".join(applied))
-        apply_table_options(client, cfg.database, cfg.ttl_days, cfg.fsync, cluster=cfg.cluster)
+        apply_table_options(client, cfg.database, cfg.ttl_days_by_table(), cfg.fsync, cluster=cfg.cluster)
         client.database = cfg.database
         self.stats.keys_preloaded = preload_keys(client, cfg.database, self._keys, time.time())
 
@@ -353,6 +359,10 @@ class ClickHouseSink:
         # Runs in a worker thread, which keeps the event loop responsive while the rows are
         # built. The same call serves chDB and a server: ClickHouse parses the JSON (in C++,
         # without the GIL), so the Python side is one orjson.dumps and no Native encoding.
+        with SINK_INSERT_SECONDS.labels("spans").time():
+            self._raw_insert_spans(client, spans, ingest_ms)
+
+    def _raw_insert_spans(self, client: Client, spans: list[CanonicalSpan], ingest_ms: int) -> None:
         client.raw_insert(
             self._table,
             column_names=COLUMN_NAMES,
@@ -384,21 +394,22 @@ class ClickHouseSink:
         now_ns = time.time_ns()
         db = self.config.database
         inserts = [
-            (f"{db}.signals", SIGNAL_COLUMNS, signal_rows(signals, now_ns) if signals else b""),
-            (f"{db}.flagged_spans", FLAGGED_COLUMNS, flagged_rows(flagged) if flagged else b""),
-            (f"{db}.feedback", FEEDBACK_COLUMNS, feedback_rows(feedback, now_ns) if feedback else b""),
+            ("signals", SIGNAL_COLUMNS, signal_rows(signals, now_ns) if signals else b""),
+            ("flagged_spans", FLAGGED_COLUMNS, flagged_rows(flagged) if flagged else b""),
+            ("feedback", FEEDBACK_COLUMNS, feedback_rows(feedback, now_ns) if feedback else b""),
         ]
 
         def insert(client: Client) -> None:
             for table, columns, body in inserts:
                 if body:
-                    client.raw_insert(
-                        table,
-                        column_names=columns,
-                        insert_block=body,
-                        settings=INSERT_SETTINGS,
-                        fmt=INSERT_FORMAT,
-                    )
+                    with SINK_INSERT_SECONDS.labels(table).time():
+                        client.raw_insert(
+                            f"{db}.{table}",
+                            column_names=columns,
+                            insert_block=body,
+                            settings=INSERT_SETTINGS,
+                            fmt=INSERT_FORMAT,
+                        )
 
         try:
             await self._findings.run(insert)
@@ -408,6 +419,7 @@ class ClickHouseSink:
             if err is exc:
                 raise
             raise err from exc
+        _count_findings(signals, flagged)
 
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Append ``rows`` to ``{database}.{table}`` in one INSERT; returns once durable.
@@ -461,3 +473,14 @@ class ClickHouseSink:
         if conn is None or self._closed:
             raise RetryableError(f"ClickHouse sink {self.component_id} is not running")
         return await conn.run(lambda client: run_query(client, sql, parameters, readonly=readonly))
+
+
+def _count_findings(signals: list[Signal], flagged: list[FlaggedSpan]) -> None:
+    """Count written findings: once per INSERT, by signal name (few names, few signals)."""
+    by_name: dict[str, int] = {}
+    for signal in signals:
+        by_name[signal.signal] = by_name.get(signal.signal, 0) + 1
+    for name, count in by_name.items():
+        FINDINGS_SIGNALS.labels(name).inc(count)
+    if flagged:
+        FINDINGS_FLAGGED.inc(len(flagged))

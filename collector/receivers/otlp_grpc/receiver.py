@@ -6,7 +6,10 @@ here (malformed → INVALID_ARGUMENT) and handed to the consumer for the ingest 
 (``grpc-encoding``) is undone by gRPC; its ``max_receive_message_length`` caps the message.
 Failures are answered through :mod:`tracesieve.collector.receivers.status` with a
 ``google.rpc.Status`` in ``grpc-status-details-bin`` (plus ``RetryInfo`` when retryable).
-Metrics are parsed and then dropped.
+Metrics are parsed and then dropped. With ``auth`` set, an interceptor ends every call without the
+bearer token with UNAUTHENTICATED before its handler runs (:mod:`._auth_interceptor`); with
+``tls``, the port speaks only TLS, and requires client certificates when ``tls.client_ca_file``
+is set.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import grpc
 import grpc.aio
 from tracesieve.collector.contracts import OtlpConsumer
 from tracesieve.collector.errors import TracesieveError
+from tracesieve.collector.receivers._auth import BearerTokenAuth
 from tracesieve.collector.receivers._codec import (
     LOGS,
     METRICS,
@@ -30,9 +34,12 @@ from tracesieve.collector.receivers._codec import (
     decode_request,
     encode_response,
 )
-from tracesieve.collector.receivers._common import InflightLimiter, dispatch
+from tracesieve.collector.receivers._common import InflightLimiter, admission_of, dispatch
+from tracesieve.collector.receivers.otlp_grpc._auth_interceptor import BearerAuthInterceptor
 from tracesieve.collector.receivers.otlp_grpc.config import OtlpGrpcConfig
 from tracesieve.collector.receivers.status import translate
+from tracesieve.collector.telemetry.receiving import CountingConsumer, request_received
+from tracesieve.collector.tls import grpc_server_credentials
 
 __all__ = ["OtlpGrpcReceiver"]
 
@@ -46,9 +53,12 @@ class OtlpGrpcReceiver:
 
     def __init__(self, config: OtlpGrpcConfig, consumer: OtlpConsumer) -> None:
         self._config = config
-        self._consumer = consumer
+        self._consumer = CountingConsumer(consumer, "grpc")
         self._limiter = InflightLimiter(
-            config.max_inflight_requests, config.max_inflight_bytes, config.retry_after_s
+            config.max_inflight_requests,
+            config.max_inflight_bytes,
+            config.retry_after_s,
+            admission_of(consumer),
         )
         self._server: Any = None  # grpc.aio.Server
         self._port: int | None = None
@@ -73,7 +83,15 @@ class OtlpGrpcReceiver:
         ]
         if self._config.max_concurrent_streams is not None:
             options.append(("grpc.max_concurrent_streams", self._config.max_concurrent_streams))
-        server = grpc.aio.server(options=options)
+        interceptors = []
+        if self._config.auth is not None:
+            auth = BearerTokenAuth(self._config.auth, "receivers.otlp.protocols.grpc.auth")
+            auth.load()
+            interceptors.append(BearerAuthInterceptor(auth))
+        credentials = None
+        if self._config.tls is not None:
+            credentials = grpc_server_credentials(self._config.tls, "receivers.otlp.protocols.grpc.tls")
+        server = grpc.aio.server(options=options, interceptors=interceptors)
         server.add_generic_rpc_handlers(
             [
                 grpc.method_handlers_generic_handler(
@@ -86,14 +104,23 @@ class OtlpGrpcReceiver:
         host, port = self._config.host, self._config.port
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            bound = server.add_insecure_port(address)
+            if credentials is None:
+                bound = server.add_insecure_port(address)
+            else:
+                bound = server.add_secure_port(address, credentials)
         except RuntimeError as exc:  # grpc reports bind failures this way
             await server.stop(None)
             raise OSError(f"cannot bind OTLP/gRPC receiver to {address}: {exc}") from exc
         await server.start()
         self._server = server
         self._port = int(bound)
-        _log.info("OTLP/gRPC receiver listening on %s:%d", host, self._port)
+        _log.info(
+            "OTLP/gRPC receiver listening on %s:%d (%s, %s)",
+            host,
+            self._port,
+            "TLS" if credentials is not None else "plaintext",
+            "bearer token required" if interceptors else "no auth",
+        )
 
     async def aclose(self, deadline: float) -> None:
         """Stop accepting calls, let calls in flight finish until ``deadline`` (monotonic).
@@ -114,6 +141,7 @@ class OtlpGrpcReceiver:
         return export
 
     async def _export(self, signal: Signal, raw: bytes, context: Any) -> bytes:
+        request_received("grpc", signal.name)
         try:
             lease = self._limiter.acquire(len(raw))
             try:

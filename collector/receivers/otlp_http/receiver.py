@@ -10,6 +10,11 @@ alias of ``/v1/traces``. Metrics are decoded (so bad ones get 400) and then drop
 A request is answered once the consumer returns, i.e. once its items are durable. Overload is
 refused before the body is read, so it costs little: past ``max_inflight_requests`` or
 ``max_inflight_bytes`` the answer is 429 with ``Retry-After``.
+
+With ``auth`` set, every request (every route, ``/v1/feedback`` and unknown paths included) is
+checked for the bearer token first, before its body is read: 401 with ``WWW-Authenticate``, not
+retryable. With ``tls``, the port speaks only HTTPS (client certificates required when
+``tls.client_ca_file`` is set).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 import grpc
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from tracesieve.collector.contracts import OtlpConsumer
 from tracesieve.collector.errors import PayloadTooLargeError, RetryableError, TracesieveError
+from tracesieve.collector.receivers._auth import WWW_AUTHENTICATE, BearerTokenAuth, UnauthenticatedError
 from tracesieve.collector.receivers._codec import (
     JSON,
     LOGS,
@@ -36,10 +43,13 @@ from tracesieve.collector.receivers._codec import (
     encode_status,
     media_type,
 )
-from tracesieve.collector.receivers._common import InflightLimiter, dispatch
+from tracesieve.collector.receivers._common import InflightLimiter, admission_of, dispatch
 from tracesieve.collector.receivers.otlp_http.config import OtlpHttpConfig
 from tracesieve.collector.receivers.otlp_http.feedback import FEEDBACK_PATH, FeedbackRoute, failure_response
 from tracesieve.collector.receivers.status import Failure, translate
+from tracesieve.collector.telemetry.metrics import tagged
+from tracesieve.collector.telemetry.receiving import CountingConsumer, request_received
+from tracesieve.collector.tls import server_ssl_context
 
 __all__ = ["OTLP_ROUTES", "Handler", "OtlpHttpReceiver"]
 
@@ -53,8 +63,28 @@ OTLP_ROUTES: Final[dict[str, Signal]] = {
     "/v1/metrics": METRICS,
     "/api/public/otel/v1/traces": TRACES,  # Langfuse's OTLP endpoint (conventions §4)
 }
+_SIGNAL_OF_PATH: Final = {**{path: s.name for path, s in OTLP_ROUTES.items()}, FEEDBACK_PATH: "feedback"}
 # After the drain, how long aiohttp waits for handlers before cancelling them.
 _CLEANUP_TIMEOUT_S: Final = 0.1
+
+
+class _ProtocolLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's log for what happens outside the handlers, with malformed requests demoted.
+
+    aiohttp answers a request it cannot parse (bad framing, bytes a header may not hold) with
+    400 itself, but logs it at ERROR with a traceback: a client's mistake, written here as one
+    warning line, so that a hostile client cannot fill the log with tracebacks.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            reason = " ".join(str(exc_info.message).split())[:200]
+            self.warning("malformed HTTP request answered with %d: %s", exc_info.code, reason)
+        else:
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+
+
+_PROTOCOL_LOG: Final = _ProtocolLog(logging.getLogger("aiohttp.server"))
 
 
 class OtlpHttpReceiver:
@@ -67,9 +97,15 @@ class OtlpHttpReceiver:
 
     def __init__(self, config: OtlpHttpConfig, consumer: OtlpConsumer) -> None:
         self._config = config
-        self._consumer = consumer
+        self._consumer = CountingConsumer(consumer, "http")
         self._limiter = InflightLimiter(
-            config.max_inflight_requests, config.max_inflight_bytes, config.retry_after_s
+            config.max_inflight_requests,
+            config.max_inflight_bytes,
+            config.retry_after_s,
+            admission_of(consumer),
+        )
+        self._auth = (
+            BearerTokenAuth(config.auth, "receivers.otlp.protocols.http.auth") if config.auth else None
         )
         self._app = web.Application(middlewares=[self._guard])
         self._runner: web.AppRunner | None = None
@@ -82,7 +118,7 @@ class OtlpHttpReceiver:
         for path, signal in OTLP_ROUTES.items():
             self._app.router.add_post(path, self._export_handler(signal))
         # App-side feedback shares the port, limits and drain (DESIGN.md, Interfaces: ports).
-        feedback = FeedbackRoute(config, consumer, self._limiter, self._read_body)
+        feedback = FeedbackRoute(config, self._consumer, self._limiter, self._read_body)
         self._app.router.add_post(FEEDBACK_PATH, feedback.handle)
 
     @property
@@ -115,19 +151,30 @@ class OtlpHttpReceiver:
         runner = web.AppRunner(
             self._app,
             access_log=None,
+            logger=_PROTOCOL_LOG,
             auto_decompress=False,  # the codec inflates under the cap, aiohttp would not
             shutdown_timeout=_CLEANUP_TIMEOUT_S,
         )
+        if self._auth is not None:
+            self._auth.load()
+        tls = self._config.tls
+        ssl_context = server_ssl_context(tls, "receivers.otlp.protocols.http.tls") if tls else None
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self._config.host, self._config.port)
+            site = web.TCPSite(runner, self._config.host, self._config.port, ssl_context=ssl_context)
             await site.start()
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
-        _log.info("OTLP/HTTP receiver listening on %s:%d", self._config.host, self._port)
+        _log.info(
+            "OTLP/HTTP receiver listening on %s:%d (%s, %s)",
+            self._config.host,
+            self._port,
+            "TLS" if ssl_context is not None else "plaintext",
+            "bearer token required" if self._auth is not None else "no auth",
+        )
 
     async def aclose(self, deadline: float) -> None:
         """Stop accepting, let requests in flight finish until ``deadline`` (monotonic), close.
@@ -154,12 +201,20 @@ class OtlpHttpReceiver:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_received("http", _SIGNAL_OF_PATH.get(request.path))
+        if self._auth is not None:
+            # First, before the body is read and before saying which paths exist.
+            try:
+                self._auth.check(request.headers.get(hdrs.AUTHORIZATION))
+            except UnauthenticatedError as exc:
+                return self._unauthenticated(request, exc)
         unmatched = request.match_info.http_exception
         if unmatched is not None:
             return self._unmatched(request, unmatched)
         if self._closing:
             failure = translate(
-                RetryableError("receiver shutting down"), retry_after_s=self._config.retry_after_s
+                tagged(RetryableError("receiver shutting down"), "shutting_down"),
+                retry_after_s=self._config.retry_after_s,
             )
             if request.path == FEEDBACK_PATH:
                 response = failure_response(failure)
@@ -175,6 +230,17 @@ class OtlpHttpReceiver:
             self._active -= 1
             if not self._active:
                 self._idle.set()
+
+    def _unauthenticated(self, request: web.Request, exc: UnauthenticatedError) -> web.Response:
+        failure = translate(exc, retry_after_s=self._config.retry_after_s)
+        if request.path == FEEDBACK_PATH:
+            response = failure_response(failure)
+        else:
+            response = self._failure_response(failure, _response_media(request))
+        # RFC 6750 §3.1: a token that was sent but is wrong is an invalid_token.
+        invalid = ', error="invalid_token"' if hdrs.AUTHORIZATION in request.headers else ""
+        response.headers[hdrs.WWW_AUTHENTICATE] = WWW_AUTHENTICATE + invalid
+        return response
 
     def _unmatched(self, request: web.Request, exc: web.HTTPException) -> web.Response:
         if exc.status == 405:
