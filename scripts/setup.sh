@@ -19,6 +19,10 @@ PACKAGES=()
 [ -x /usr/bin/chromium ] || PACKAGES+=(chromium)
 command -v java >/dev/null || PACKAGES+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || PACKAGES+=(maven)
+# The TLS tests make their certificates with openssl; the store-outage tests make the embedded
+# store's folder immutable with chattr (root ignores permission bits).
+command -v openssl >/dev/null || PACKAGES+=(openssl)
+command -v chattr >/dev/null || PACKAGES+=(e2fsprogs)
 if [ ${#PACKAGES[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO=sudo
