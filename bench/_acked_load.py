@@ -18,7 +18,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _load import free_port
 from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -224,13 +224,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Collector:
     """``tracesieve run`` on a data folder of its own, with ``env`` added to the environment."""
 
@@ -294,6 +287,16 @@ class Collector:
         )  # fmt: skip
         rows: list[dict[str, Any]] = json.loads(out.stdout)
         return rows
+
+    def wait_stored(self, want: set[str], timeout_s: float) -> tuple[set[str], int]:
+        """Poll until every trace id in ``want`` is stored or ``timeout_s`` passed; then what
+        :meth:`stored_trace_ids` gives."""
+        end = time.monotonic() + timeout_s
+        while True:
+            stored, rows = self.stored_trace_ids()
+            if want <= stored or time.monotonic() > end:
+                return stored, rows
+            time.sleep(1.0)
 
     def stored_trace_ids(self) -> tuple[set[str], int]:
         """The distinct trace ids in ``spans`` and the number of rows (duplicates show as more)."""

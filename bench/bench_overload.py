@@ -35,22 +35,13 @@ SPANS_PER_REQUEST = 20
 _MIB = 1 << 20
 
 
-def wait_stored(collector: Collector, want: set[str], timeout_s: float) -> tuple[set[str], int]:
-    end = time.monotonic() + timeout_s
-    while True:
-        stored, rows = collector.stored_trace_ids()
-        if want <= stored or time.monotonic() > end:
-            return stored, rows
-        time.sleep(1.0)
-
-
 def measure_sustainable(
     collector: Collector, requests: NumberedRequests, seconds: float
 ) -> tuple[float, int]:
     start = time.monotonic()
     log = asyncio.run(offer(collector.http, requests, 10_000, seconds, max_in_flight=8))
     want = requests.trace_ids(log.acked)
-    wait_stored(collector, want, 300)
+    collector.wait_stored(want, 300)
     elapsed = time.monotonic() - start
     return len(want) / elapsed, log.offered
 
@@ -73,7 +64,7 @@ def run_overload(
         )
         offered_s = time.monotonic() - start
         want = requests.trace_ids(log.acked)
-        wait_stored(collector, want, 600)
+        collector.wait_stored(want, 600)
     if "--timeline" in sys.argv:
         for at, each in rss.timeline:
             print(f"{at:6.1f} s  " + "  ".join(f"{b / _MIB:6.0f}" for b in each) + " MiB")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,15 +37,6 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
     made.kill()
 
 
-def _wait_stored(collector: Collector, want: set[str], timeout_s: float) -> tuple[set[str], int]:
-    end = time.monotonic() + timeout_s
-    while True:
-        stored, rows = collector.stored_trace_ids()
-        if want <= stored or time.monotonic() > end:
-            return stored, rows
-        time.sleep(1.0)
-
-
 async def test_overload_keeps_memory_under_the_limit_and_loses_nothing_acknowledged(
     collector: Collector,
 ) -> None:
@@ -56,7 +46,7 @@ async def test_overload_keeps_memory_under_the_limit_and_loses_nothing_acknowled
     with RssSampler(collector.proc.pid) as rss:
         log = await offer(collector.http, requests, 1000.0, 20.0, max_in_flight=512)
         want = requests.trace_ids(log.acked)
-        stored, rows = await asyncio.to_thread(_wait_stored, collector, want, 300.0)
+        stored, rows = await asyncio.to_thread(collector.wait_stored, want, 300.0)
 
     assert log.acked, log.statuses
     refused = log.statuses[429] + log.statuses[503]

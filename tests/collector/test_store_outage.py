@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,15 +28,6 @@ def collector(tmp_path: Path) -> Iterator[Collector]:
     made = Collector(tmp_path / "data")
     yield made
     made.kill()
-
-
-def _wait_stored(collector: Collector, want: set[str], timeout_s: float) -> tuple[set[str], int]:
-    end = time.monotonic() + timeout_s
-    while True:
-        stored, rows = collector.stored_trace_ids()
-        if want <= stored or time.monotonic() > end:
-            return stored, rows
-        time.sleep(1.0)
 
 
 def _count(collector: Collector) -> int:
@@ -65,7 +55,7 @@ async def test_store_unwritable_for_60_s_loses_no_acknowledged_span(collector: C
     for log in logs:
         assert not log.unexpected, log.statuses
     want = requests.trace_ids(index for log in logs for index in log.acked)
-    stored, rows = await asyncio.to_thread(_wait_stored, collector, want, 300.0)
+    stored, rows = await asyncio.to_thread(collector.wait_stored, want, 300.0)
     assert want - stored == set()
     assert rows == len(stored)  # no span twice
     assert collector.stop() == 0
@@ -84,6 +74,6 @@ async def test_graceful_shutdown_during_an_outage_keeps_what_it_acknowledged(
         assert await asyncio.to_thread(collector.stop) == 0
     collector.start()
     want = requests.trace_ids(during.acked)
-    stored, rows = await asyncio.to_thread(_wait_stored, collector, want, 300.0)
+    stored, rows = await asyncio.to_thread(collector.wait_stored, want, 300.0)
     assert want - stored == set()
     assert rows == len(stored)
