@@ -136,11 +136,13 @@ class ServiceConfig(_Model):
     data_dir: Path = Field(Path("tracesieve-data"), description="Folder for the ingest log and the run file.")
     ingest_log: IngestLogConfig = Field(default_factory=IngestLogConfig, description="The ingest log.")
     writers: int = Field(
-        16,
+        256,
         ge=1,
-        le=256,
-        description="Batches handed to the sink at once; the sink merges them into one INSERT, so too few "
-        "starves its batches (4 capped INSERTs at 4,000 spans and stored 40% less).",
+        le=1024,
+        description="Batches handed to the sink at once; the sink merges them into one INSERT (up to its "
+        "batch.max_items), so too few starves its batches: 4 capped INSERTs at 4,000 spans and stored "
+        "40% less, and after a 20 s store outage at 500 spans/s the backlog (small batches) took 17.7 s "
+        "to store with 16 and 5.4 s with 256. The sink's queue.max_items bounds what they hold.",
     )
     write_batch_max_items: int = Field(20_000, ge=1, description="Spans handed to the sink in one call.")
     poll_interval_s: float = Field(0.05, gt=0, le=5, description="How often waiting spans are checked.")
