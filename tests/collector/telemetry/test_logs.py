@@ -74,7 +74,7 @@ def test_tracesieve_run_writes_json_lines(tmp_path: Path) -> None:
     try:
         assert process.stderr is not None
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while deadline > time.monotonic():
             raw = process.stderr.readline()
             if not raw:
                 break
