@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _load import free_port
+from _load import _children, free_port
 from google.protobuf.message import DecodeError
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -211,17 +211,6 @@ class RssSampler:
                 self.timeline.append((now, each))
             self.samples += 1
             self._stop.wait(self._interval_s)
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                found += [int(child) for child in f.read().split()]
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return found
 
 
 class Collector:

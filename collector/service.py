@@ -33,6 +33,7 @@ from tracesieve.collector.kafka.processor_stage import ProcessorStage
 from tracesieve.collector.kafka.publisher import KafkaPublisher
 from tracesieve.collector.kafka.stage import ConsumerStage
 from tracesieve.collector.pipeline import Pipeline
+from tracesieve.collector.receivers._auth import read_token_file
 from tracesieve.collector.receivers.otlp_grpc import OtlpGrpcReceiver
 from tracesieve.collector.receivers.otlp_http import OtlpHttpReceiver
 from tracesieve.collector.receivers.otlp_http.feedback import encode_feedback_record
@@ -306,14 +307,7 @@ def _admin_token(config: Config) -> str | None:
     path = config.admin.token_file
     if path is None:
         return config.admin.token
-    try:
-        token = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise PermanentError(f"`admin.token_file`: cannot read {path}: {reason}") from exc
-    if not token:
-        raise PermanentError(f"`admin.token_file`: {path} is empty")
-    return token
+    return read_token_file(path, "admin.token_file")
 
 
 def _split_endpoint(endpoint: str) -> tuple[str, int]:

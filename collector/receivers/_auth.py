@@ -25,11 +25,29 @@ from typing import Final, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tracesieve.collector.errors import PermanentError, UnauthenticatedError
 
-__all__ = ["WWW_AUTHENTICATE", "BearerAuthConfig", "BearerTokenAuth", "UnauthenticatedError"]
+__all__ = [
+    "WWW_AUTHENTICATE",
+    "BearerAuthConfig",
+    "BearerTokenAuth",
+    "UnauthenticatedError",
+    "read_token_file",
+]
 
 WWW_AUTHENTICATE: Final = 'Bearer realm="tracesieve-otlp"'
 """The challenge sent with every HTTP 401 (RFC 6750 §3)."""
 _FILE_CHECK_INTERVAL_S: Final = 1.0
+
+
+def read_token_file(path: Path, key: str) -> str:
+    """The token ``path`` holds (stripped); PermanentError naming ``key`` if it is unreadable or empty."""
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PermanentError(f"`{key}`: cannot read {path}: {reason}") from exc
+    if not token:
+        raise PermanentError(f"`{key}`: {path} is empty")
+    return token
 
 
 class BearerAuthConfig(BaseModel):
@@ -79,12 +97,9 @@ class BearerTokenAuth:
         assert path is not None
         try:
             stamp = _stamp(path)
-            token = path.read_text().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise PermanentError(f"`{self._where}.token_file`: cannot read {path}: {reason}") from exc
-        if not token:
-            raise PermanentError(f"`{self._where}.token_file`: {path} is empty")
+        except OSError as exc:
+            raise PermanentError(f"`{self._where}.token_file`: cannot read {path}: {exc.strerror}") from exc
+        token = read_token_file(path, f"{self._where}.token_file")
         self._expected = f"Bearer {token}".encode()
         self._file_stamp = stamp
         self._next_file_check = time.monotonic() + _FILE_CHECK_INTERVAL_S
