@@ -177,7 +177,7 @@ class ProcessorStage(ConsumerStage):
             part.next_offset = records[-1].offset + 1
             offsets[tp] = part.committable
         if to_write:
-            await self._retry(lambda: self._sink.consume(to_write))
+            await self._retry(lambda: self._sink.consume(to_write, linger=False))
             self.spans_written += len(to_write)
         for processor, pieces in feedback:
             found.extend(await self._feedback(processor, pieces))

@@ -26,7 +26,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -95,7 +95,7 @@ class _Waiter:
 class _Chunk:
     waiter: _Waiter
     spans: list[CanonicalSpan]
-    queued_at: float = field(default_factory=time.monotonic)
+    due: float  # when it is written even if no other spans joined it (time.monotonic())
 
 
 class ClickHouseSink:
@@ -216,8 +216,12 @@ class ClickHouseSink:
 
     # -- writing ------------------------------------------------------------------------------
 
-    async def consume(self, spans: list[CanonicalSpan]) -> None:
+    async def consume(self, spans: list[CanonicalSpan], *, linger: bool = True) -> None:
         """Return once ``spans`` are durable in ClickHouse (or were stored already).
+
+        ``linger=False`` writes them without waiting ``batch.flush_interval_s`` for other
+        callers: for a caller that is the only writer and waits for each write before the next
+        (a Kafka processor), where lingering is idle time and nothing more.
 
         Raises OverloadedError (retryable) when ``queue.max_items`` spans are already waiting,
         RetryableError when the store fails transiently or the sink is closing, and
@@ -238,10 +242,11 @@ class ClickHouseSink:
                 retry_after_s=_OVERLOAD_RETRY_AFTER_S,
             )
         waiter = _Waiter(asyncio.get_running_loop().create_future(), parts=1)
-        self._pending.append(_Chunk(waiter, fresh))
+        due = time.monotonic() + (self.config.batch.flush_interval_s if linger else 0.0)
+        self._pending.append(_Chunk(waiter, fresh, due))
         self._pending_items += len(fresh)
         self._wakeup.set()
-        if self._pending_items >= self.config.batch.max_items:
+        if not linger or self._pending_items >= self.config.batch.max_items:
             self._kick.set()
         # If the caller is cancelled the spans are still written; nobody waits for the result.
         await waiter.future
@@ -258,7 +263,6 @@ class ClickHouseSink:
 
     async def _flush_loop(self) -> None:
         max_items = self.config.batch.max_items
-        interval = self.config.batch.flush_interval_s
         while True:
             if not self._pending:
                 if self._closing:
@@ -267,7 +271,7 @@ class ClickHouseSink:
                 await self._wakeup.wait()
                 continue
             if not self._closing and self._pending_items < max_items:
-                linger = self._pending[0].queued_at + interval - time.monotonic()
+                linger = min(chunk.due for chunk in self._pending) - time.monotonic()
                 if linger > 0:
                     self._kick.clear()
                     # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
@@ -291,7 +295,7 @@ class ClickHouseSink:
                 self._pending.popleft()
                 batch.append(chunk)
             else:  # split: the rest stays queued as another part of the same caller
-                batch.append(_Chunk(chunk.waiter, chunk.spans[:room], chunk.queued_at))
+                batch.append(_Chunk(chunk.waiter, chunk.spans[:room], chunk.due))
                 chunk.spans = chunk.spans[room:]
                 chunk.waiter.parts += 1
             taken = len(batch[-1].spans)

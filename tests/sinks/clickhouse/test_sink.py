@@ -166,6 +166,27 @@ async def test_concurrent_calls_share_inserts_and_return_once_visible(
         await sink.aclose(time.monotonic() + 10)
 
 
+async def test_a_call_without_linger_is_written_at_once_with_what_waits(
+    config: ClickHouseSinkConfig, make_span: SpanFactory
+) -> None:
+    """``linger=False`` (a Kafka processor, the only writer) does not wait flush_interval_s for
+    company; spans that were lingering go in its INSERT."""
+    sink = ClickHouseSink(
+        config.model_copy(update={"batch": config.batch.model_copy(update={"flush_interval_s": 60})})
+    )
+    await sink.start()
+    queued = [make_span() for _ in range(3)]
+    first_call = asyncio.create_task(sink.consume(queued))
+    await asyncio.sleep(0.05)  # queued first, waiting for its 60 s linger
+    assert not first_call.done()  # still lingering
+    # Both return long before the 60 s linger would have ended.
+    await asyncio.wait_for(sink.consume([make_span() for _ in range(2)], linger=False), 30)
+    await first_call
+    assert (sink.stats.inserts, sink.stats.rows_written) == (1, 5)
+    assert await count(sink) == 5
+    await sink.aclose(time.monotonic() + 10)
+
+
 async def test_a_call_larger_than_a_batch_is_split(
     config: ClickHouseSinkConfig, make_span: SpanFactory
 ) -> None:
