@@ -196,6 +196,20 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` plus its child processes, in seconds."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for one in [pid, *_children(pid)]:
+        try:
+            with open(f"/proc/{one}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     try:
