@@ -25,6 +25,7 @@ from aiokafka.errors import (
 )
 
 from .config import KafkaTransportConfig
+from .lz4_level import set_lz4_level
 
 __all__ = [
     "ACK_TIMEOUT_S",
@@ -55,6 +56,8 @@ _OK_CODES = {0, 36}
 
 
 def new_producer(cfg: KafkaTransportConfig, **overrides: Any) -> AIOKafkaProducer:
+    if cfg.compression == "lz4":
+        set_lz4_level(cfg.compression_lz4_level)
     options: dict[str, Any] = {
         "bootstrap_servers": cfg.bootstrap_servers,
         "client_id": cfg.client_id,

