@@ -1,6 +1,7 @@
 """The records of tracesieve's internal topics: many normalised items per record, as JSON.
 
-aiokafka spends about 125 µs of Python per record it produces, more than normalising a span, so
+aiokafka spends tens of µs of Python per record it produces (31 µs measured for a 4.5 KB record,
+its compression included), and one record per item ran at 0.27 of embedded throughput, so
 a stage packs every item it sends to one partition in one poll into few records (up to
 :data:`MAX_RECORD_BYTES` each) rather than one record per item: the partition, not the key, is
 what decides which consumer sees an item, and items keep their order within a partition.
