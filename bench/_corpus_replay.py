@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _load import cpu_seconds
+
 __all__ = ["Collector", "Replay", "heartbeat_request", "replay", "run_once", "send_order", "settle"]
 
 
@@ -119,8 +121,7 @@ class Collector:
             raise SystemExit(f"query failed ({exc.code}): {exc.read()[:500]!r}") from exc
 
     def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid, children=False)
 
     def close(self) -> None:
         self.proc.terminate()

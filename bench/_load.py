@@ -196,11 +196,12 @@ def peak_rss_mib(pid: int) -> float:
     return total
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by ``pid`` plus its child processes, in seconds."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """CPU time (user + system) used so far by ``pid`` (plus its child processes', unless
+    ``children`` is false), in seconds."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    for one in [pid, *_children(pid)]:
+    for one in [pid, *(_children(pid) if children else ())]:
         try:
             with open(f"/proc/{one}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
