@@ -95,6 +95,7 @@ class Analysis:
                 config.service.gc_gen0_threshold,
                 on_fatal or _log_fatal,
                 config.service.log_format,
+                config.service.gc_full_interval_s,
             )
         else:
             self.host = InlineHost(config.processors)

@@ -166,12 +166,14 @@ class WorkerHost:
         gc_gen0_threshold: int,
         on_fatal: Callable[[str], None],
         log_format: str = "text",
+        gc_full_interval_s: float = 0.0,
     ) -> None:
         self._init: dict[str, Any] = {
             "processors": config.model_dump(mode="json"),
             "log_level": log_level,
             "log_format": log_format,
             "gc_gen0_threshold": gc_gen0_threshold,
+            "gc_full_interval_s": gc_full_interval_s,
         }
         self._on_fatal = on_fatal
         self._process: asyncio.subprocess.Process | None = None

@@ -24,11 +24,17 @@ import orjson
 from tracesieve.collector import analysis_wire as wire
 from tracesieve.collector.analysis_host import build_processor, process_and_advance
 from tracesieve.collector.session_state_file import read_snapshot, write_snapshot
+from tracesieve.collector.state_gc import StateGc
 from tracesieve.collector.telemetry import detector_time
 from tracesieve.collector.telemetry.logs import LogFormat, configure_logging
 from tracesieve.processors.sessions import SessionProcessor
 
 _log = logging.getLogger("tracesieve.analysis_worker")
+
+_CHANGE_STATE = frozenset(
+    {wire.OP_PROCESS, wire.OP_ADVANCE, wire.OP_ADD_FEEDBACK, wire.OP_APPLY_FEEDBACK, wire.OP_JOIN_OR_WAIT,
+     wire.OP_WAIT_FOR_TARGET}
+)  # fmt: skip
 
 
 def _read(stream: IO[bytes], size: int) -> bytes | None:
@@ -41,7 +47,7 @@ def _reply(out: IO[bytes], status: int, payload: bytes) -> None:
     out.flush()
 
 
-def _init(payload: bytes) -> tuple[SessionProcessor, Any]:
+def _init(payload: bytes) -> tuple[SessionProcessor, Any, StateGc | None]:
     from tracesieve.collector.config import ProcessorsConfig
 
     init = orjson.loads(payload)
@@ -53,7 +59,11 @@ def _init(payload: bytes) -> tuple[SessionProcessor, Any]:
         # As in the collector: the state is long-lived and what each span allocates dies young.
         gc.freeze()
         gc.set_threshold(int(init["gc_gen0_threshold"]), *gc.get_threshold()[1:])
-    return processor, restored
+    interval = float(init.get("gc_full_interval_s") or 0)
+    state_gc = StateGc(interval) if interval else None
+    if state_gc is not None:
+        state_gc.after_batch()  # the restored state
+    return processor, restored, state_gc
 
 
 def _handle(processor: SessionProcessor, op: int, payload: bytes) -> Any:
@@ -106,6 +116,7 @@ def _snapshot_in_child(processor: SessionProcessor, seq: int, path: Path) -> int
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> int:
     processor: SessionProcessor | None = None
+    state_gc: StateGc | None = None
     while True:
         header = _read(inp, wire.HEADER.size)
         if header is None:
@@ -118,7 +129,7 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
             return 0
         try:
             if op == wire.OP_INIT:
-                processor, result = _init(payload)
+                processor, result, state_gc = _init(payload)
             else:
                 assert processor is not None, "OP_INIT first"
                 result = _handle(processor, op, payload)
@@ -133,6 +144,8 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> int:
             _reply(out, wire.TOTALS, pickle.dumps(totals, protocol=pickle.HIGHEST_PROTOCOL))
         if op in wire.REPLIES:
             _reply(out, wire.OK, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        if state_gc is not None and op in _CHANGE_STATE:
+            state_gc.after_batch()  # after the reply: the collector is not kept waiting
 
 
 def main() -> int:

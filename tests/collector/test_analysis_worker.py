@@ -169,7 +169,8 @@ async def test_the_worker_process_finds_what_the_event_loop_finds(tmp_path: Path
     config = ProcessorsConfig()
     inline, inline_missing = await _run(InlineHost(config), tmp_path / "inline.json")
     fatal: list[str] = []
-    worker = WorkerHost(config, "WARNING", 50_000, fatal.append)
+    # As the service starts it: what survives a batch is frozen (collector.state_gc).
+    worker = WorkerHost(config, "WARNING", 50_000, fatal.append, gc_full_interval_s=600.0)
     in_worker, worker_missing = await _run(worker, tmp_path / "worker.json")
     assert in_worker == inline
     assert worker_missing == inline_missing == 0
