@@ -28,6 +28,7 @@ from tracesieve.collector.analysis_host import build_processor
 from tracesieve.collector.config import ProcessorsConfig
 from tracesieve.collector.contracts import CanonicalSpan, Feedback, SpanRef
 from tracesieve.collector.errors import PermanentError, retry_delay_s
+from tracesieve.collector.telemetry import detector_time
 from tracesieve.processors.sessions import Findings, SessionProcessor
 from tracesieve.sinks.clickhouse import ClickHouseSink
 
@@ -170,7 +171,8 @@ class ProcessorStage(ConsumerStage):
                 part.processor.process(replay_spans)  # its findings were written by the previous owner
                 self.spans_replayed += len(replay_spans)
             if live_spans:
-                found.extend(part.processor.process(live_spans))
+                with detector_time.sampled(part.processor):
+                    found.extend(part.processor.process(live_spans))
                 to_write.extend(live_spans)
             if live_feedback:
                 feedback.append((part.processor, live_feedback))
@@ -190,7 +192,8 @@ class ProcessorStage(ConsumerStage):
         for part in self._parts.values():
             if part.next_offset < part.replay_until:
                 continue  # still rebuilding: what its timers fire was written before
-            found.extend(part.processor.advance())
+            with detector_time.sampled(part.processor):
+                found.extend(part.processor.advance())
         await self._write_findings(found)
         for tp, part in list(self._parts.items()):
             due = now - part.last_checkpoint >= self.cfg.checkpoint_interval_s

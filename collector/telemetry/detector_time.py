@@ -12,16 +12,27 @@ starts from zero again, which Prometheus reads as a counter reset.
 
 from __future__ import annotations
 
+import contextlib
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from tracesieve.collector.contracts import Signal
 from tracesieve.processors.detectors.base import Detector
 
-__all__ = ["SHIP_INTERVAL_S", "due_totals", "samples", "set_worker_totals", "time_detectors"]
+__all__ = [
+    "SAMPLE_EVERY",
+    "SHIP_INTERVAL_S",
+    "due_totals",
+    "sampled",
+    "samples",
+    "set_worker_totals",
+    "time_detectors",
+]
 
 SHIP_INTERVAL_S: Final = 1.0
+SAMPLE_EVERY: Final = 8
 _HOOKS: Final = ("on_span", "on_turn", "on_pair", "on_idle", "on_feedback")
 
 # name -> [seconds, calls]: this process's detectors, and the worker's latest report.
@@ -30,14 +41,49 @@ _worker: dict[str, tuple[float, float]] = {}
 _last_shipped = 0.0
 
 
-def time_detectors(detectors: Iterable[Detector]) -> None:
-    """Time the hooks each detector overrides (instance attributes shadow the class's, so the
+class _Sampler:
+    """The timed hooks of one processor's detectors, and how many of its batches went by."""
+
+    def __init__(self, detectors: Iterable[Detector]) -> None:
+        self.hooks: list[tuple[Detector, str, Callable[..., Sequence[Signal]]]] = []
+        for detector in detectors:
+            slot = _local.setdefault(detector.name, [0.0, 0.0])
+            for hook in _HOOKS:
+                if getattr(type(detector), hook) is not getattr(Detector, hook):
+                    self.hooks.append((detector, hook, _timed(getattr(detector, hook), slot)))
+        self.batches = 0
+
+
+# Keyed by the processor (any object) the detectors serve: a processor dropped (a Kafka
+# partition revoked) takes its sampler with it.
+_samplers: weakref.WeakKeyDictionary[object, _Sampler] = weakref.WeakKeyDictionary()
+
+
+def time_detectors(owner: object, detectors: Iterable[Detector]) -> None:
+    """Prepare timing of the hooks each detector overrides, for :func:`sampled` batches of
+    ``owner`` (the session processor)."""
+    _samplers[owner] = _Sampler(detectors)
+
+
+@contextlib.contextmanager
+def sampled(owner: object) -> Iterator[None]:
+    """Run one batch of ``owner``'s; one in :data:`SAMPLE_EVERY`, the first included, is timed
+    (the timed hooks are instance attributes, which shadow the class's for the batch, so the
     session processor's ``type(d).on_span is not Detector.on_span`` checks are unchanged)."""
-    for detector in detectors:
-        slot = _local.setdefault(detector.name, [0.0, 0.0])
-        for hook in _HOOKS:
-            if getattr(type(detector), hook) is not getattr(Detector, hook):
-                setattr(detector, hook, _timed(getattr(detector, hook), slot))
+    sampler = _samplers.get(owner)
+    if sampler is None or sampler.batches % SAMPLE_EVERY:
+        if sampler is not None:
+            sampler.batches += 1
+        yield
+        return
+    sampler.batches += 1
+    for detector, hook, timed in sampler.hooks:
+        setattr(detector, hook, timed)
+    try:
+        yield
+    finally:
+        for detector, hook, _ in sampler.hooks:
+            delattr(detector, hook)
 
 
 def _timed(fn: Callable[..., Sequence[Signal]], slot: list[float]) -> Callable[..., Sequence[Signal]]:
@@ -48,8 +94,8 @@ def _timed(fn: Callable[..., Sequence[Signal]], slot: list[float]) -> Callable[.
         try:
             return fn(*args)  # hooks return sequences (base.py), so the work is done by now
         finally:
-            slot[0] += clock() - start
-            slot[1] += 1
+            slot[0] += (clock() - start) * SAMPLE_EVERY
+            slot[1] += SAMPLE_EVERY
 
     return call
 
