@@ -26,7 +26,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 from itertools import chain, compress
 from operator import itemgetter
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from ._text_entities import Entity, extract_entities
 from ._text_lexicon import FILLERS, STOPWORDS, SYNONYM_GROUPS, SYNONYM_PHRASES, SYNONYM_SENSES, words
@@ -360,33 +360,29 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class BoundedCache(Generic[K, V]):
+class BoundedCache(OrderedDict[K, V]):
     """A per-detector memo of per-message features, keyed by the message text (never by object
     identity: records are rebuilt from snapshots). Evicts oldest-first once ``maxsize`` is
     reached: a message is looked up again within a few turns of its first use, so insertion
-    order is as good as recency and cheaper to keep."""
+    order is as good as recency and cheaper to keep.
 
-    __slots__ = ("_data", "_maxsize")
+    An OrderedDict, not a dict: deleting a plain dict's first key again and again makes every
+    later ``next(iter(d))`` skip the deleted slots (measured: 3% of the collector's CPU);
+    ``popitem(last=False)`` is O(1). A subclass rather than a wrapper, so that ``get``, called
+    about a dozen times per span, is the C method (a Python method around it measured 3 µs per
+    span)."""
+
+    __slots__ = ("_maxsize",)
 
     def __init__(self, maxsize: int = 10_000) -> None:
-        # An OrderedDict, not a dict: deleting a plain dict's first key again and again makes
-        # every later ``next(iter(d))`` skip the deleted slots (measured: 3% of the collector's
-        # CPU); ``popitem(last=False)`` is O(1).
-        self._data: OrderedDict[K, V] = OrderedDict()
+        super().__init__()
         self._maxsize = maxsize
 
-    def get(self, key: K) -> V | None:
-        return self._data.get(key)
-
     def put(self, key: K, value: V) -> V:
-        data = self._data
-        if len(data) >= self._maxsize:
-            data.popitem(last=False)
-        data[key] = value
+        if len(self) >= self._maxsize:
+            self.popitem(last=False)
+        self[key] = value
         return value
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 _TOKENS_OF: BoundedCache[str, tuple[str, ...]] = BoundedCache(20_000)
