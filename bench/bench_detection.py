@@ -6,8 +6,9 @@
    ``tracesieve run`` twice, once with ``processors.sessions.enabled: false``. The clock stops
    when every span is queryable and, with detection on, the analysis has caught up too (the
    signal of one failed call sent after the load is written: spans are analysed in order).
-   Prints spans/s and the ratio (the bar: on ≥ 0.70 × off). ``--load corpus`` sends the
-   quality corpus's real sessions instead.
+   Prints spans/s, each process's CPU per span and the ratio, for ``--rounds`` off/on pairs, and
+   the median ratio (the bar: on ≥ 0.70 × off). ``--load corpus`` sends the quality corpus's
+   real sessions instead.
 2. **Latency at a sustained 5,000 spans/s**: requests of 500 spans every 0.1 s for
    ``--seconds``, built beforehand; each span ends when its request is due (event time = now
    when sent on time), one in 50 is a refusal, and
@@ -17,7 +18,7 @@
    written (only deadlines passed while the stream was live: later ones wait for the
    idle-source fallback by design). Prints p50/p99/max (the bar: ≤ 1 s).
 
-    .venv/bin/python bench/bench_detection.py [--requests 30] [--seconds 20] [--load corpus]
+    .venv/bin/python bench/bench_detection.py [--requests 30] [--rounds 3] [--seconds 20] [--load corpus]
         [--skip-throughput | --skip-latency]
 
 Peak RSS is the collector's plus its analysis worker's.
@@ -31,6 +32,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +47,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import _kv, free_port, genai_request, machine_speed_s, peak_rss_mib, send_grpc
+from _load import _kv, cpu_seconds, free_port, genai_request, machine_speed_s, peak_rss_mib, send_grpc
 from bench_ingest import SPANS_PER_REQUEST, _wait_ready
 
 IDLE_S = 5.0
@@ -141,6 +143,8 @@ def corpus_bodies(copies: int) -> tuple[list[bytes], int]:
 def throughput(bodies: list[bytes], concurrency: int, detect: bool, expected: int) -> dict[str, float]:
     collector = Collector({"TRACESIEVE_PROCESSORS__SESSIONS__ENABLED": "true" if detect else "false"})
     try:
+        pid = collector.process.pid
+        cpu_before = (cpu_seconds(pid, children=False), cpu_seconds(pid) - cpu_seconds(pid, children=False))
         start = time.perf_counter()
         failures = asyncio.run(send_grpc(f"127.0.0.1:{collector.grpc_port}", bodies, concurrency))
         if detect:
@@ -154,9 +158,15 @@ def throughput(bodies: list[bytes], concurrency: int, detect: bool, expected: in
         while collector.count() < expected or (detect and not int(_query(collector.admin, marked)[0][0])):
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
+        pid = collector.process.pid
+        main_cpu = cpu_seconds(pid, children=False)
+        worker_cpu = cpu_seconds(pid) - main_cpu
         assert failures == 0, f"{failures} requests failed"
+        spans = sum(_span_count(b) for b in bodies)
         return {
-            "spans_s": sum(_span_count(b) for b in bodies) / elapsed,
+            "spans_s": spans / elapsed,
+            "main_us": (main_cpu - cpu_before[0]) / spans * 1e6,
+            "worker_us": (worker_cpu - cpu_before[1]) / spans * 1e6,
             "rss": peak_rss_mib(collector.process.pid),
             "signals": collector.count("signals"),
         }
@@ -309,6 +319,9 @@ def main() -> None:
         "--requests", type=int, default=30, help="requests of 1,000 spans for the throughput run"
     )
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="off/on pairs for the throughput ratio (median reported)"
+    )
     parser.add_argument("--seconds", type=float, default=20, help="length of the paced latency run")
     parser.add_argument("--rate", type=int, default=5000, help="spans/s of the paced latency run")
     parser.add_argument(
@@ -334,17 +347,42 @@ def _throughput(console: Console, args: argparse.Namespace) -> None:
         expected = len(bodies) * SPANS_PER_REQUEST
     else:
         bodies, expected = corpus_bodies(max(1, args.requests * SPANS_PER_REQUEST // 1100))
-    console.print(f"throughput ({args.load} load): {len(bodies)} requests, detectors off then on")
-    off = throughput(bodies, args.concurrency, detect=False, expected=expected)
-    on = throughput(bodies, args.concurrency, detect=True, expected=expected)
+    console.print(
+        f"throughput ({args.load} load): {len(bodies)} requests, detectors off then on, "
+        f"{args.rounds} round(s)"
+    )
     table = Table(title="durable ingest, spans/s (same load, same run)")
-    for column in ("detectors", "spans/s", "peak RSS MiB", "signal rows"):
+    columns = (
+        "round",
+        "detectors",
+        "spans/s",
+        "collector µs/span",
+        "worker µs/span",
+        "RSS MiB",
+        "signals",
+        "on/off",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
-    table.add_row("off", f"{off['spans_s']:,.0f}", f"{off['rss']:.0f}", f"{off['signals']:,}")
-    table.add_row("on", f"{on['spans_s']:,.0f}", f"{on['rss']:.0f}", f"{on['signals']:,}")
+    ratios: list[float] = []
+    for n in range(1, args.rounds + 1):
+        # Off and on side by side in each round: the machine's speed drifts between rounds
+        # (the "off" figure alone moved 7,456-12,579 spans/s over one day).
+        off = throughput(bodies, args.concurrency, detect=False, expected=expected)
+        on = throughput(bodies, args.concurrency, detect=True, expected=expected)
+        ratios.append(on["spans_s"] / off["spans_s"])
+        for name, run in (("off", off), ("on", on)):
+            table.add_row(
+                str(n), name, f"{run['spans_s']:,.0f}", f"{run['main_us']:.0f}",
+                f"{run['worker_us']:.0f}", f"{run['rss']:.0f}", f"{run['signals']:,}",
+                f"{ratios[-1]:.3f}" if name == "on" else "",
+            )  # fmt: skip
     console.print(table)
-    ratio = on["spans_s"] / off["spans_s"]
-    console.print(f"on/off ratio: {ratio:.3f} (detection costs {1 - ratio:.1%} of throughput)")
+    middle = statistics.median(ratios)
+    console.print(
+        f"on/off ratio: median {middle:.3f} (detection costs {1 - middle:.1%} of throughput), "
+        f"lowest {min(ratios):.3f}, highest {max(ratios):.3f}"
+    )
 
 
 def _latency(console: Console, args: argparse.Namespace) -> None:
