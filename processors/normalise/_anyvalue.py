@@ -7,6 +7,7 @@ exactly once, into a dict, and the common case (a non-empty string) costs one ac
 from __future__ import annotations
 
 import base64
+import sys
 from collections.abc import Collection
 from typing import Any
 
@@ -141,6 +142,9 @@ class Truncator:
         return keep.decode("utf-8", "ignore") + marker
 
 
+_intern = sys.intern
+
+
 def decode_attributes(kvs: Collection[Any], truncate: Truncator) -> tuple[dict[str, Any], dict[str, str]]:
     """Read a repeated ``KeyValue`` once: ``(key → Python value, key → stringified value)``.
 
@@ -165,14 +169,18 @@ def _decode_attributes(kvs: Collection[Any], truncate: Truncator) -> tuple[dict[
     fixes: dict[str, str] = {}  # key → stringified, where that is not the value itself
     fast = truncate.fast_chars
     for kv in kvs:
+        # Interned: the same few keys come on every span, and one shared object per key is
+        # what lets the analysis worker's pipe send each once per batch (marshal refers back to
+        # an object it has written) and what spares the worker a string per key: decoding
+        # measured 12 -> 7 µs per span.
+        key = _intern(kv.key)
         v = kv.value
         s = v.string_value
         if s:  # the common case first: one C access
-            values[kv.key] = s
+            values[key] = s
             if len(s) > fast:
-                fixes[kv.key] = truncate(s)
+                fixes[key] = truncate(s)
             continue
-        key = kv.key
         # Then ints (token counts, ports) and doubles (temperatures): probing a scalar field
         # costs half a WhichOneof. A zero reads as unset, so it goes the long way.
         x = v.int_value or v.double_value
