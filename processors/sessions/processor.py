@@ -62,6 +62,10 @@ _log = logging.getLogger(__name__)
 
 _CONTEXT_TURNS = 3  # earlier turns shown to a reviewer with a flagged turn
 _CONTEXT_CHARS = 500
+# The pairs a turn at position p takes part in, as (earlier, later) offsets from p: it may be
+# the later turn of a pair one or two turns apart, or the earlier one, or between them.
+_PAIR_OFFSETS = ((-2, 0), (-1, 0), (0, 1), (0, 2), (-1, 1))
+_DISTANCES = ("0", "1", "2")  # the pairs-seen keys hold the distance as text (snapshots)
 
 
 @dataclass(slots=True)
@@ -346,20 +350,23 @@ class SessionProcessor:
         if not self._pair_detectors:
             return
         turns = session.turns
-        try:
-            p = turns.index(turn)
-        except ValueError:
-            return
-        for a, b in (
-            (p - 2, p), (p - 1, p), (p, p + 1), (p, p + 2), (p - 1, p + 1),
-        ):  # fmt: skip
-            if a < 0 or b >= len(turns) or a == b:
+        n = len(turns)
+        if n and turns[-1] is turn:  # the common case: the newest turn
+            p = n - 1
+        else:
+            try:
+                p = turns.index(turn)
+            except ValueError:
+                return
+        for da, db in _PAIR_OFFSETS:
+            a, b = p + da, p + db
+            if a < 0 or b >= n:
                 continue
             earlier, later = turns[a], turns[b]
             if not earlier.record.answer_span_id or not later.record.user_message:
                 continue
-            distance = b - a
-            seen = (earlier.key, later.key, earlier.record.answer_span_id, str(distance))
+            distance = db - da
+            seen = (earlier.key, later.key, earlier.record.answer_span_id, _DISTANCES[distance])
             if seen in session.pairs_seen:
                 continue
             session.pairs_seen.add(seen)
