@@ -333,12 +333,12 @@ class _Message:
     takes part in up to four pairs); the costlier ones only when a pair gets that far."""
 
     __slots__ = (
+        "_digits",
         "_focus",
         "_folded",
+        "_key",
         "concept_set",
         "concepts",
-        "digits",
-        "key",
         "loose",
         "senses",
         "text",
@@ -360,10 +360,23 @@ class _Message:
             if c not in CONCEPT_NAMES:
                 loose.setdefault(c[0], []).append(c)
         self.loose = loose
-        self.digits = digit_tokens(toks)
-        self.key = surface_key(text, toks)
+        # Read only by a pair that passed the similarity test: most messages never need them.
+        self._digits: frozenset[str] | None = None
+        self._key: str | None = None
         self._folded: str | None = None
         self._focus: str | None = None
+
+    @property
+    def digits(self) -> frozenset[str]:
+        if self._digits is None:
+            self._digits = digit_tokens(tokens_of(self.text))
+        return self._digits
+
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = surface_key(self.text, tokens_of(self.text))
+        return self._key
 
     @property
     def folded(self) -> str:
