@@ -267,8 +267,11 @@ async def test_feedback_a_day_later_finds_the_stored_span(make_service: MakeServ
         lambda r: bool(r),
     )
     assert rows == [(trace_id, "negative_feedback")]
-    flagged = await select(
-        later, "SELECT TraceId, UserMessage, OutputText, Signals FROM DB.flagged_spans FINAL"
+    # The signal and the flagged row are two INSERTs of one write: wait for the second one too.
+    flagged = await eventually(
+        later,
+        "SELECT TraceId, UserMessage, OutputText, Signals FROM DB.flagged_spans FINAL",
+        lambda r: bool(r),
     )
     assert flagged == [(trace_id, "How much is shipping?", "Shipping is free.", ["negative_feedback"])]
 
