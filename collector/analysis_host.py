@@ -3,9 +3,9 @@ worker process of its own (:class:`WorkerHost`, the default).
 
 The worker exists for the CPU: the collector's event loop is the bottleneck of ingest (one
 core, the GIL), and the detectors cost it 60-150 µs per span. In the worker they cost the
-event loop only the encoding of the spans it hands over (~5 µs), and run on another core:
-with detection on the event loop, signals at 5,000 spans/s measured p99 2.3 s; in the worker,
-0.7-1.3 s.
+event loop only the encoding of the spans it hands over (8-10 µs on the benchmarks' load),
+and run on another core: with detection on the event loop, signals at 5,000 spans/s measured
+p99 2.3 s; in the worker, 0.65-0.92 s.
 
 Both hosts answer in request order. ``process`` and ``advance`` take a callback that is called
 with the findings *synchronously in that order*, so the analysis queues a findings write the

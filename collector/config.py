@@ -163,7 +163,7 @@ class ServiceConfig(_Model):
         True,
         description="Run the session state, detectors and scorer in a worker process of their own "
         "(false: on the collector's event loop). The event loop is ingest's bottleneck and the "
-        "detectors cost it tens of µs per span; in the worker they cost it the ~6 µs per span of "
+        "detectors cost it tens of µs per span; in the worker they cost it the 8-10 µs per span of "
         "handing the span over.",
     )
     gc_gen0_threshold: int = Field(
