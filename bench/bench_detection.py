@@ -143,8 +143,7 @@ def corpus_bodies(copies: int) -> tuple[list[bytes], int]:
 def throughput(bodies: list[bytes], concurrency: int, detect: bool, expected: int) -> dict[str, float]:
     collector = Collector({"TRACESIEVE_PROCESSORS__SESSIONS__ENABLED": "true" if detect else "false"})
     try:
-        pid = collector.process.pid
-        cpu_before = (cpu_seconds(pid, children=False), cpu_seconds(pid) - cpu_seconds(pid, children=False))
+        main_before, worker_before = _cpu_split(collector.process.pid)
         start = time.perf_counter()
         failures = asyncio.run(send_grpc(f"127.0.0.1:{collector.grpc_port}", bodies, concurrency))
         if detect:
@@ -158,20 +157,24 @@ def throughput(bodies: list[bytes], concurrency: int, detect: bool, expected: in
         while collector.count() < expected or (detect and not int(_query(collector.admin, marked)[0][0])):
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
-        pid = collector.process.pid
-        main_cpu = cpu_seconds(pid, children=False)
-        worker_cpu = cpu_seconds(pid) - main_cpu
+        main_cpu, worker_cpu = _cpu_split(collector.process.pid)
         assert failures == 0, f"{failures} requests failed"
         spans = sum(_span_count(b) for b in bodies)
         return {
             "spans_s": spans / elapsed,
-            "main_us": (main_cpu - cpu_before[0]) / spans * 1e6,
-            "worker_us": (worker_cpu - cpu_before[1]) / spans * 1e6,
+            "main_us": (main_cpu - main_before) / spans * 1e6,
+            "worker_us": (worker_cpu - worker_before) / spans * 1e6,
             "rss": peak_rss_mib(collector.process.pid),
             "signals": collector.count("signals"),
         }
     finally:
         collector.close()
+
+
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the collector's own process and of its children (the worker)."""
+    own = cpu_seconds(pid, children=False)
+    return own, cpu_seconds(pid) - own
 
 
 def _marker_request() -> bytes:
