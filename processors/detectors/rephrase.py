@@ -84,9 +84,10 @@ earlier turn went:
 ``min_similarity_with_cue``, ``max_surface_similarity``, ``max_distance``,
 ``short_answer_chars``, ``max_message_chars``.
 No model is downloaded or loaded: the check is deterministic. Cost: the features of a message
-(tokens, concepts, digits, a surface key; focus and folded text on demand) are computed once per
-message text and kept in a bounded per-detector cache (10,000 messages); a pair is then a few
-set operations, cheapest checks first; the edit distance runs last, only for a likely rephrase.
+(digits, concepts, a surface key, focus and folded text, each when a pair first needs it) are
+computed once per message text and kept in a bounded per-detector cache (10,000 messages); a
+pair is then a few set operations, cheapest checks first (a number or id that differs decides
+before the concepts are computed); the edit distance runs last, only for a likely rephrase.
 """
 
 from __future__ import annotations
@@ -326,17 +327,22 @@ def rephrase_similarity(u1: str, u2: str) -> tuple[float, list[str]]:
 
 _TWO_SENSES = frozenset(CONCEPT_SENSES)
 _NO_SENSES: dict[str, tuple[str, ...]] = {}
+_NO_DIGITS: frozenset[str] = frozenset()
+_HAS_DIGIT = re.compile(r"\d").search
 
 
 class _Message:
     """The per-message features the pair check reads, computed once per message text (a message
-    takes part in up to four pairs); the costlier ones only when a pair gets that far."""
+    takes part in up to four pairs), each only when a pair gets that far: the numbers first
+    (:func:`_number_conflict`, the cheapest decisive test), the concepts (:meth:`analyse`) for
+    the similarity, the rest for a pair that passed it."""
 
     __slots__ = (
         "_digits",
         "_focus",
         "_folded",
         "_key",
+        "analysed",
         "concept_set",
         "concepts",
         "loose",
@@ -345,11 +351,20 @@ class _Message:
     )
 
     def __init__(self, text: str) -> None:
+        self.text = text
+        self.analysed = False
+        self._digits: frozenset[str] | None = None
+        self._key: str | None = None
+        self._folded: str | None = None
+        self._focus: str | None = None
+
+    def analyse(self) -> None:
+        """Compute the concept features (``concepts``, ``concept_set``, ``senses``, ``loose``)."""
+        text = self.text
         toks = tokens_of(text)
         found = concepts_of(toks)
         if "problem" not in found and _PROBLEM_HINT.intersection(toks) and _PROBLEM.search(fold(text)):
             found = (*found, "problem")
-        self.text = text
         self.concepts = found
         self.concept_set = frozenset(found)
         # two-sense concepts by sense: seldom any, so the set test (in C) comes first
@@ -360,16 +375,13 @@ class _Message:
             if c not in CONCEPT_NAMES:
                 loose.setdefault(c[0], []).append(c)
         self.loose = loose
-        # Read only by a pair that passed the similarity test: most messages never need them.
-        self._digits: frozenset[str] | None = None
-        self._key: str | None = None
-        self._folded: str | None = None
-        self._focus: str | None = None
+        self.analysed = True
 
     @property
     def digits(self) -> frozenset[str]:
         if self._digits is None:
-            self._digits = digit_tokens(tokens_of(self.text))
+            text = self.text
+            self._digits = digit_tokens(tokens_of(text)) if _HAS_DIGIT(text) else _NO_DIGITS
         return self._digits
 
     @property
@@ -414,6 +426,10 @@ class _Message:
 
 def _similarity(m1: _Message, m2: _Message) -> tuple[float, list[str]]:
     """:func:`rephrase_similarity` on precomputed features."""
+    if not m1.analysed:
+        m1.analyse()
+    if not m2.analysed:
+        m2.analyse()
     c1, c2 = m1.concepts, m2.concepts
     if not c1 or not c2:
         return 0.0, []
@@ -469,14 +485,18 @@ class RephraseDetector(Detector):
         config = self._resolve(earlier.service_name, earlier.model, "")
         if distance > config.max_distance or distance < 1:
             return ()
-        # Cheapest first: most pairs of a session ask unrelated things and stop at the similarity.
+        # Cheapest first. Another order or id ("order 1234" / "order 5678") is decided on the
+        # numbers alone, before the concepts are even computed; most other pairs of a session
+        # ask unrelated things and stop at the similarity.
         m1 = self._message(earlier.user_message[: config.max_message_chars])
         m2 = self._message(later.user_message[: config.max_message_chars])
+        if _number_conflict(m1, m2):
+            return ()
         similarity, shared = _similarity(m1, m2)
         if similarity < min(config.min_similarity, config.min_similarity_with_cue):
             return ()
-        if m1.key == m2.key or _number_conflict(m1, m2) or resent_elsewhere(earlier, later):
-            return ()  # identical: regenerate's; another order/id; not a reply to ``earlier``
+        if m1.key == m2.key or resent_elsewhere(earlier, later):
+            return ()  # identical: regenerate's; not a reply to ``earlier``
         u1, u2, folded2 = m1.text, m2.text, m2.folded
         strong = _STRONG_MARKER.search(folded2) is not None
         marker = strong or _MARKER.search(folded2) is not None
