@@ -39,7 +39,8 @@ Plan = tuple[Group, ...]  # the entity is supported when every group is
 
 def context_of(texts: Iterable[str]) -> str:
     """The context the plans are checked against: the texts joined, lower-cased."""
-    return "\n".join(t for t in texts if t).lower().replace("\u2019", "'")
+    low = "\n".join(filter(None, texts)).lower()
+    return low if low.isascii() else low.replace("\u2019", "'")  # isascii: O(1), no scan
 
 
 def _word(hay: str, needle: str, numeric: bool) -> bool:
@@ -108,17 +109,19 @@ def _number_steps(value: float) -> list[Step]:
     if value != int(value):
         return [(repr(round(value, 4)), _NUMERIC, 0)]
     v = int(value)
-    steps: list[Step] = []
-    word = _WORDS_OF.get(v)
-    if word is not None:
-        steps.append((word, _WORD, 0))
     forms = [str(v), f"{v:,}"] if v >= 1000 else [str(v)]
     for scale, names in ((1e9, ("billion", "bn")), (1e6, ("million", "m")), (1e3, ("thousand", "k"))):
         if v >= scale and v % (scale / 100) == 0:  # "1,500,000" = "1.5 million"
             short = f"{v / scale:g}"
             forms += [f"{short} {names[0]}", f"{short}{names[1]}", f"{short} {names[1]}"]
             break
-    return steps + _words(forms, _NUMERIC)
+    steps = _words(forms, _NUMERIC)
+    # The number in words last: contexts state numbers in digits far more often, and a word
+    # that is not there costs a scan of the whole context (a digit is found with memchr).
+    word = _WORDS_OF.get(v)
+    if word is not None:
+        steps.append((word, _WORD, 0))
+    return steps
 
 
 def _date_steps(year: int | None, month: int, day: int) -> list[Step]:

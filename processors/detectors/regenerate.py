@@ -144,14 +144,21 @@ def _ignorable(word: str) -> bool:
 class _Prompt:
     """What ``same_prompt`` needs of one message, computed once per message text."""
 
-    __slots__ = ("digits", "key", "text", "words")
+    __slots__ = ("_words", "digits", "key", "text")
 
     def __init__(self, text: str) -> None:
         toks = tokens_of(text)
         self.text = text
         self.key = surface_key(text, toks)
-        self.words = frozenset(toks)
         self.digits = digit_tokens(toks)
+        self._words: frozenset[str] | None = None
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Read only by a pair with the same numbers: most pairs never need it."""
+        if self._words is None:
+            self._words = frozenset(tokens_of(self.text))
+        return self._words
 
 
 def same_prompt(a: str, b: str, min_similarity: float = 0.9) -> tuple[bool, float, bool]:

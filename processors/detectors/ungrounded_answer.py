@@ -129,17 +129,25 @@ def _grounding(turn: TurnView, answer: CanonicalSpan) -> tuple[int, int, int, bo
 def _support_texts(turn: TurnView, answer: CanonicalSpan) -> list[str]:
     """Everything the model was given in the turn (see the module docstring)."""
     texts: list[str] = []
+    add = texts.append
     for span in turn.spans:
-        texts.extend(_message_texts(span))
+        for message in span.input_messages:  # _message_texts, inlined: it runs for every turn
+            content = message.get("content")
+            if isinstance(content, str):
+                add(content)
+            calls = message.get("tool_calls")
+            if calls:
+                texts.extend(str(call.get("arguments", "")) for call in calls if isinstance(call, dict))
         if span.system_instructions:
-            texts.append(span.system_instructions)
+            add(span.system_instructions)
         if span.retrieval_query:
-            texts.append(span.retrieval_query)
-        texts.extend(c for doc in span.retrieved_documents if isinstance(c := doc.get("content"), str))
+            add(span.retrieval_query)
+        if span.retrieved_documents:
+            texts.extend(c for doc in span.retrieved_documents if isinstance(c := doc.get("content"), str))
         if span.kind == KIND_TOOL:
-            texts.append(span.output_text)
+            add(span.output_text)
             texts.extend(span.attributes.values())
-        elif span is not answer and span.kind == KIND_LLM:
+        elif span is not answer and span.kind == KIND_LLM and span.tool_calls:
             texts.extend(str(call.get("arguments", "")) for call in span.tool_calls)
     if not any(span is answer for span in turn.spans):  # identity: == compares every field
         texts.extend(_message_texts(answer))
