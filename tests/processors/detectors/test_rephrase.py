@@ -718,6 +718,16 @@ def test_features_are_cached_per_message_text_and_bounded() -> None:
     assert len(detector._messages) == 4
 
 
+def test_another_order_number_decides_the_pair_before_the_concepts_are_computed() -> None:
+    detector = RephraseDetector(RephraseConfig())
+    earlier = turn("Where is my order 1234?", "It ships tomorrow.", index=0)
+    assert detector.on_pair(earlier, turn("Where is my order 5678?", index=1), 1) == ()
+    assert [m.analysed for m in detector._messages.values()] == [False, False]
+    # The same question without a conflicting number goes on to the concepts (and fires).
+    assert detector.on_pair(earlier, turn("Where's my order 1234??? Still nothing", index=1), 1)
+    assert detector._messages["Where is my order 1234?"].analysed
+
+
 def test_money_back_asks_for_the_refund_whatever_the_words_between() -> None:
     # The demo's session: the answer gave a delay, the user asks for the delay again in other words.
     assert _fires("How long do refunds take?", "Refunds take 5 to 7 business days.",
