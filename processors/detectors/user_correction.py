@@ -57,7 +57,7 @@ from pydantic import Field
 from tracesieve.collector.contracts import Signal
 from tracesieve.processors.sessions.model import TurnRecord
 
-from ._text import BoundedCache, fold, tokens, tokens_of
+from ._text import fold, tokens, tokens_of
 from ._text_answers import asks_user, corrects_own_question, resent_elsewhere
 from ._text_lexicon import words
 from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped
@@ -270,14 +270,13 @@ class UserCorrectionDetector(Detector):
 
     def __init__(self, config: UserCorrectionConfig) -> None:
         self._resolve = scoped(config)
-        # message text -> it holds a trigger word (most follow-ups do not, and stop there)
-        self._triggered: BoundedCache[str, bool] = BoundedCache()
 
-    def _may_correct(self, text: str) -> bool:
-        hit = self._triggered.get(text)
-        if hit is None:
-            hit = self._triggered.put(text, not _TRIGGERS.isdisjoint(tokens_of(text)))
-        return hit
+    @staticmethod
+    def _may_correct(text: str) -> bool:
+        """The message holds a trigger word (most follow-ups do not, and stop there). Not memoised:
+        a message is the later one of a single distance-1 pair, and its tokens are in the shared
+        cache already (a memo of its own measured a miss, a store and an eviction per message)."""
+        return not _TRIGGERS.isdisjoint(tokens_of(text))
 
     def on_pair(self, earlier: TurnRecord, later: TurnRecord, distance: int) -> Sequence[Signal]:
         if distance != 1 or not earlier.answer_span_id or not later.user_message:
