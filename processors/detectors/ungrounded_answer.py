@@ -69,6 +69,7 @@ from .base import Detector, DetectorConfig, DetectorFactory, make_signal, scoped
 __all__ = ["UngroundedAnswerConfig", "UngroundedAnswerDetector", "factory", "unsupported_entities"]
 
 _CONTEXT_ROLES = frozenset(("system", "developer", "context"))
+_MEMO_FROM_SPANS = 32
 
 
 class UngroundedAnswerConfig(DetectorConfig):
@@ -222,8 +223,10 @@ class UngroundedAnswerDetector(Detector):
 
     def __init__(self, config: UngroundedAnswerConfig) -> None:
         self._resolve = scoped(config)
-        # on_turn runs again whenever the turn gains a span: remember what was judged on which
-        # spans, so an unchanged turn is not re-read (bounded; losing it only costs time).
+        # on_turn runs again whenever the turn gains a span. A turn past the session state's
+        # ``max_spans_per_turn`` keeps no more spans, so it would be re-read unchanged for
+        # each one: remember what was judged on which spans (bounded; losing it only costs
+        # time). Only for large turns: on a small one the memo only ever missed.
         self._judged: OrderedDict[tuple[str, int], tuple[Signal, ...]] = OrderedDict()
         # The answer's claims, by answer text: extracting them is the expensive part, and a turn
         # is re-judged with the same answer as its context grows (bounded, least recently used).
@@ -233,6 +236,8 @@ class UngroundedAnswerDetector(Detector):
         answer = turn.answer
         if answer is None or not answer.output_text:
             return ()
+        if len(turn.spans) < _MEMO_FROM_SPANS:
+            return self._judge(turn, answer)
         cache_key = (answer.span_id, len(turn.spans))
         hit = self._judged.get(cache_key)
         if hit is not None:

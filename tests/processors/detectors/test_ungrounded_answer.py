@@ -197,3 +197,20 @@ def test_a_cached_answer_is_judged_again_against_each_context() -> None:
         **bare[0].evidence,
         **{k: again[0].evidence[k] for k in ("answer_span_id", "trace_id")},
     }
+
+
+def test_a_large_turn_that_gains_no_kept_span_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past max_spans_per_turn the session state keeps no more spans but calls on_turn for each:
+    # a large turn is judged once per set of spans; a small one (cheap to read) every time.
+    detector = UngroundedAnswerDetector(UngroundedAnswerConfig())
+    reads: list[int] = []
+    judge = detector._judge
+    monkeypatch.setattr(
+        detector, "_judge", lambda turn, answer: reads.append(len(turn.spans)) or judge(turn, answer)
+    )
+    large = view("Policy?", "Returns within 45 days.", documents=[POLICY], tool_results=["ok"] * 40)
+    small = view("Policy?", "Returns within 45 days.", documents=[POLICY])
+    for _ in range(3):
+        assert detector.on_turn(large)[0].evidence["unsupported"] == [{"kind": "number", "text": "45"}]
+        assert detector.on_turn(small)[0].evidence["unsupported"] == [{"kind": "number", "text": "45"}]
+    assert reads == [42, 2, 2, 2]
