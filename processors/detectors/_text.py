@@ -43,6 +43,7 @@ __all__ = [
     "digit_tokens",
     "extract_entities",
     "fold",
+    "has_digit",
     "is_question",
     "one_typo",
     "sense_match",
@@ -386,7 +387,7 @@ class BoundedCache(OrderedDict[K, V]):
 
 
 _TOKENS_OF: BoundedCache[str, tuple[str, ...]] = BoundedCache(20_000)
-_HAS_DIGIT = re.compile(r"\d").search
+has_digit = re.compile(r"\d").search  # a digit anywhere in the text
 
 
 def digit_tokens(toks: tuple[str, ...]) -> frozenset[str]:
@@ -401,7 +402,7 @@ def digit_tokens(toks: tuple[str, ...]) -> frozenset[str]:
     last = _LAST_DIGITS
     if last[0] is toks:
         return last[1]
-    digits = frozenset(filter(_HAS_DIGIT, filterfalse(str.isalpha, toks)))
+    digits = frozenset(filter(has_digit, filterfalse(str.isalpha, toks)))
     _LAST_DIGITS = (toks, digits)
     return digits
 

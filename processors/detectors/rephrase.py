@@ -112,6 +112,7 @@ from ._text import (
     digit_tokens,
     extract_entities,
     fold,
+    has_digit,
     sense_match,
     sense_providers,
     similar_words,
@@ -328,7 +329,6 @@ def rephrase_similarity(u1: str, u2: str) -> tuple[float, list[str]]:
 _TWO_SENSES = frozenset(CONCEPT_SENSES)
 _NO_SENSES: dict[str, tuple[str, ...]] = {}
 _NO_DIGITS: frozenset[str] = frozenset()
-_HAS_DIGIT = re.compile(r"\d").search
 
 
 class _Message:
@@ -381,7 +381,7 @@ class _Message:
     def digits(self) -> frozenset[str]:
         if self._digits is None:
             text = self.text
-            self._digits = digit_tokens(tokens_of(text)) if _HAS_DIGIT(text) else _NO_DIGITS
+            self._digits = digit_tokens(tokens_of(text)) if has_digit(text) else _NO_DIGITS
         return self._digits
 
     @property
