@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,6 +46,11 @@ __all__ = ["Analysis", "AnalysisStopped", "FindingsStore"]
 _log = logging.getLogger(__name__)
 
 _FINDINGS_LINGER_S = 0.2
+# Flagged rows are a reviewer's queue, with no latency bar of their own, and their INSERT is
+# the costlier one (the context columns): they go at most once a second, the latest row of each
+# turn only (a turn's row is rewritten as its signals arrive). Measured on the corpus load with
+# no turn flagged: detection's throughput ratio 0.92 against 0.75.
+_FLAGGED_LINGER_S = 1.0
 
 T = TypeVar("T")
 
@@ -102,7 +108,13 @@ class Analysis:
         self._writes: set[asyncio.Future[None]] = set()
         self._queue: list[tuple[Findings, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self._last_flush = 0.0
+        # Flagged rows waiting for their cadence, by turn, and the futures they hold back.
+        self._flagged: dict[tuple[str, str], FlaggedSpan] = {}
+        self._flagged_waiters: list[asyncio.Future[None]] = []
+        self._last_flagged = 0.0
+        self._flagged_now = False
         self._advancing = False
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
@@ -128,6 +140,7 @@ class Analysis:
 
     async def aclose(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
+        self._write_flagged_soon()
         if self._checkpoint_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._checkpoint_task, max(0.0, deadline - loop.time()))
@@ -200,7 +213,14 @@ class Analysis:
         if not self.enabled or self.stopped:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.host.advance(lambda found: self._chain(found, done))
+
+        def settled(found: Findings | None) -> None:
+            self._chain(found, done)
+            # Whoever settles waits for every row, flagged ones too: replies come in order, so
+            # everything found before this advance is queued or waiting for its cadence now.
+            self._write_flagged_soon()
+
+        self.host.advance(settled)
         with contextlib.suppress(AnalysisStopped):
             await done
 
@@ -259,32 +279,57 @@ class Analysis:
         self._queue.append((found, future))
         self._writes.add(future)
         future.add_done_callback(self._writes.discard)
+        self._wake.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="findings-writer")
         return future
 
+    def _write_flagged_soon(self) -> None:
+        """Write the flagged rows waiting for their cadence with the next INSERT."""
+        self._flagged_now = True
+        self._wake.set()
+
+    def _due(self, now: float) -> float:
+        due = self._last_flush + _FINDINGS_LINGER_S if self._queue else math.inf
+        if self._flagged:
+            due = min(due, now if self._flagged_now else self._last_flagged + _FLAGGED_LINGER_S)
+        return due
+
     async def _flush(self) -> None:
-        while self._queue:
+        while self._queue or self._flagged:
             # At most one INSERT per linger: each makes a part in three tables, and chDB's cost
             # is per part far more than per row (findings INSERTs per dispatch measured as much
             # CPU as the span INSERTs). Findings that come after a quiet spell go at once.
-            wait = self._last_flush + _FINDINGS_LINGER_S - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last_flush = time.monotonic()
+            now = time.monotonic()
+            due = self._due(now)
+            if due > now:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(due - now):
+                        await self._wake.wait()
+                continue
             batch, self._queue = self._queue, []
             merged = Findings()
-            flagged: dict[tuple[str, str], FlaggedSpan] = {}
-            for found, _ in batch:
+            done: list[asyncio.Future[None]] = []
+            for found, future in batch:
                 merged.signals.extend(found.signals)
                 merged.resolved.extend(found.resolved)
-                for row in found.flagged:  # a turn flagged twice in the batch: its latest row
-                    flagged[(row.trace_id, row.span_id)] = row
-            merged.flagged = list(flagged.values())
+                for row in found.flagged:  # a turn flagged again before the write: its latest row
+                    self._flagged[(row.trace_id, row.span_id)] = row
+                (self._flagged_waiters if found.flagged else done).append(future)
+            if batch:
+                self._last_flush = now
+            if self._flagged and (self._flagged_now or now >= self._last_flagged + _FLAGGED_LINGER_S):
+                merged.flagged = list(self._flagged.values())
+                done.extend(self._flagged_waiters)
+                self._flagged, self._flagged_waiters = {}, []
+                self._last_flagged = now
+                self._flagged_now = False
             try:
-                await self._write_findings(merged)
+                if merged:
+                    await self._write_findings(merged)
             finally:
-                for _, future in batch:
+                for future in done:
                     if not future.done():
                         future.set_result(None)
 
