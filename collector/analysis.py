@@ -113,7 +113,7 @@ class Analysis:
         # Flagged rows waiting for their cadence, by turn, and the futures they hold back.
         self._flagged: dict[tuple[str, str], FlaggedSpan] = {}
         self._flagged_waiters: list[asyncio.Future[None]] = []
-        self._last_flagged = 0.0
+        self._last_flagged = -math.inf  # the first flagged rows go at once, whatever the clock
         self._flagged_now = False
         self._advancing = False
         self._checkpoint_task: asyncio.Task[None] | None = None
