@@ -289,11 +289,12 @@ class Analysis:
         self._flagged_now = True
         self._wake.set()
 
-    def _due(self, now: float) -> float:
+    def _flagged_due(self) -> float:
+        return -math.inf if self._flagged_now else self._last_flagged + _FLAGGED_LINGER_S
+
+    def _due(self) -> float:
         due = self._last_flush + _FINDINGS_LINGER_S if self._queue else math.inf
-        if self._flagged:
-            due = min(due, now if self._flagged_now else self._last_flagged + _FLAGGED_LINGER_S)
-        return due
+        return min(due, self._flagged_due()) if self._flagged else due
 
     async def _flush(self) -> None:
         while self._queue or self._flagged:
@@ -301,7 +302,7 @@ class Analysis:
             # is per part far more than per row (findings INSERTs per dispatch measured as much
             # CPU as the span INSERTs). Findings that come after a quiet spell go at once.
             now = time.monotonic()
-            due = self._due(now)
+            due = self._due()
             if due > now:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -319,7 +320,7 @@ class Analysis:
                 (self._flagged_waiters if found.flagged else done).append(future)
             if batch:
                 self._last_flush = now
-            if self._flagged and (self._flagged_now or now >= self._last_flagged + _FLAGGED_LINGER_S):
+            if self._flagged and now >= self._flagged_due():
                 merged.flagged = list(self._flagged.values())
                 done.extend(self._flagged_waiters)
                 self._flagged, self._flagged_waiters = {}, []
