@@ -42,6 +42,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _load import cpu_seconds, free_port, genai_request, machine_speed_s, peak_rss_mib, send_grpc
+from bench_detection import remove_spent
 from bench_detection import throughput as embedded_throughput
 from bench_ingest import _wait_ready
 
@@ -282,6 +283,7 @@ def main() -> None:
                 rebalance.add_row(name, f"{seconds:.1f}")
             console.print(rebalance)
     finally:
+        remove_spent()
         if broker_dir is not None:
             subprocess.run(["bash", str(ROOT / "scripts" / "kafka.sh"), "stop", str(broker_dir)], check=False)
             shutil.rmtree(broker_dir, ignore_errors=True)
