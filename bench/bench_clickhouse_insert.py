@@ -50,7 +50,7 @@ from tracesieve.sinks.clickhouse.rows import (
     COLUMN_NAMES,
     COLUMNS,
     INSERT_FORMAT,
-    INSERT_SETTINGS,
+    SPAN_INSERT_SETTINGS,
     build_rows,
 )
 from tracesieve.sinks.clickhouse.sink import ClickHouseSink
@@ -170,7 +170,7 @@ def insert_json(client: Client, database: str, spans: Sequence[CanonicalSpan]) -
         f"{database}.spans",
         column_names=list(COLUMN_NAMES),
         insert_block=build_rows(spans, int(time.time() * 1000)),  # type: ignore[arg-type]
-        settings=INSERT_SETTINGS,
+        settings=SPAN_INSERT_SETTINGS,
         fmt=INSERT_FORMAT,
     )
 

@@ -34,7 +34,14 @@ from typing import Any, Final
 import orjson
 from tracesieve.collector.contracts import CanonicalSpan
 
-__all__ = ["COLUMNS", "COLUMN_NAMES", "INSERT_FORMAT", "INSERT_SETTINGS", "build_rows"]
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "INSERT_FORMAT",
+    "INSERT_SETTINGS",
+    "SPAN_INSERT_SETTINGS",
+    "build_rows",
+]
 
 _MAP = "Map(LowCardinality(String), String)"
 _LC = "LowCardinality(String)"
@@ -103,6 +110,11 @@ INSERT_SETTINGS: Final[dict[str, str | int]] = {
     # of process CPU per span end to end).
     "input_format_parallel_parsing": 0,
 }
+# The spans INSERT also skips ReplacingMergeTree's collapse of the inserted block
+# (optimize_on_insert): the sink sends each span key once per INSERT (``_insert_chunks``), so
+# the collapse only copied every row once more. Measured on chDB, 1,000 ~3 KB spans per INSERT:
+# 41.7 -> 33.7 µs of CPU per span. Rows written twice across INSERTs still collapse on merge.
+SPAN_INSERT_SETTINGS: Final[dict[str, str | int]] = {**INSERT_SETTINGS, "optimize_on_insert": 0}
 
 _NS = 1_000_000_000
 _INT64_END = 1 << 63

@@ -48,7 +48,7 @@ from .finding_rows import (
 )
 from .lookup import StoredTarget, find_feedback_target, load_pending_feedback
 from .migrate import migrate
-from .rows import COLUMN_NAMES, INSERT_FORMAT, INSERT_SETTINGS, build_rows
+from .rows import COLUMN_NAMES, INSERT_FORMAT, INSERT_SETTINGS, SPAN_INSERT_SETTINGS, build_rows
 from .store import Connection, QueryResult, connect, run_query
 
 __all__ = ["ClickHouseSink", "SinkStats"]
@@ -373,7 +373,7 @@ class ClickHouseSink:
             # A memoryview, not a copy: chDB writes any buffer to its INFILE, and over HTTP a
             # non-bytes body is sent as it is, with the INSERT in the URL (test_rows.py).
             insert_block=build_rows(spans, ingest_ms),  # type: ignore[arg-type]
-            settings=INSERT_SETTINGS,
+            settings=SPAN_INSERT_SETTINGS,
             fmt=INSERT_FORMAT,
         )
 

@@ -20,7 +20,12 @@ from tracesieve.collector.contracts import CanonicalSpan
 from tracesieve.collector.errors import PermanentError
 from tracesieve.sinks.clickhouse.config import ClickHouseSinkConfig
 from tracesieve.sinks.clickhouse.errors import classify
-from tracesieve.sinks.clickhouse.rows import COLUMN_NAMES, INSERT_FORMAT, INSERT_SETTINGS, build_rows
+from tracesieve.sinks.clickhouse.rows import (
+    COLUMN_NAMES,
+    INSERT_FORMAT,
+    SPAN_INSERT_SETTINGS,
+    build_rows,
+)
 from tracesieve.sinks.clickhouse.sink import ClickHouseSink
 
 SpanFactory = Callable[..., CanonicalSpan]
@@ -235,9 +240,10 @@ def test_a_server_dsn_gets_the_same_insert_over_http(
     params = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
     columns = ", ".join(f"`{name}`" for name in COLUMN_NAMES)
     assert params["query"] == [f"INSERT INTO ts.spans ({columns}) FORMAT JSONCompactEachRow"]
-    assert {k: v[0] for k, v in params.items() if k in INSERT_SETTINGS} == {
-        k: str(v) for k, v in INSERT_SETTINGS.items()
+    assert {k: v[0] for k, v in params.items() if k in SPAN_INSERT_SETTINGS} == {
+        k: str(v) for k, v in SPAN_INSERT_SETTINGS.items()
     }
+    assert params["optimize_on_insert"] == ["0"]
     assert body == build_rows(spans, 1_760_000_000_042).tobytes()
 
 

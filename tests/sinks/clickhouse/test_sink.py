@@ -222,6 +222,15 @@ async def test_the_same_spans_in_flight_twice_are_written_once(
     assert await count(sink) == 20
 
 
+async def test_a_span_twice_in_one_insert_is_sent_once(sink: ClickHouseSink, make_span: SpanFactory) -> None:
+    # The spans INSERT skips ClickHouse's collapse of the inserted block (optimize_on_insert=0):
+    # the sink itself must send each key once.
+    a, b = make_span(), make_span()
+    await sink.consume([a, b, a])
+    assert (sink.stats.rows_written, sink.stats.duplicates_dropped) == (2, 1)
+    assert await count(sink) == 2
+
+
 async def test_replacing_merge_tree_is_the_backstop(
     config: ClickHouseSinkConfig, make_span: SpanFactory
 ) -> None:
