@@ -115,6 +115,9 @@ def scoped(config: C) -> Callable[[str, str, str], C]:
             raise ValueError(f"overrides[{i}]: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
         parsed.append((scope, raw))
     parsed.sort(key=lambda item: item[0].specificity)
+    if not parsed:
+        # No overrides (the usual case): called for most spans by several detectors each.
+        return lambda service, model, index: config
     cache: dict[tuple[str, str, str], C] = {}
 
     def resolve(service: str, model: str, index: str) -> C:
