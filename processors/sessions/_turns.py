@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from tracesieve.collector.contracts import KIND_LLM, CanonicalSpan, RetrievedDocument, Signal
 
@@ -11,6 +12,7 @@ from .model import TurnRecord, TurnView
 __all__ = ["OpenTurn", "Session", "last_user_message"]
 
 _DOCS_KEPT = 5
+_START = attrgetter("start_ns")
 _DOC_CHARS = 400
 
 
@@ -117,9 +119,11 @@ class OpenTurn:
             rec.failed = True
 
     def view(self) -> TurnView:
-        spans = sorted((self.spans or {}).values(), key=lambda s: s.start_ns)
-        answer = (self.spans or {}).get(self.record.answer_span_id)
-        return TurnView(self.record, spans, answer)
+        kept = self.spans or {}
+        spans = list(kept.values())
+        if len(spans) > 1:  # most turns are one LLM span: nothing to sort
+            spans.sort(key=_START)
+        return TurnView(self.record, spans, kept.get(self.record.answer_span_id))
 
 
 @dataclass(slots=True, eq=False)
